@@ -1,0 +1,52 @@
+# Developer entry points: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := dpkg-dev lintian qemu-user-static podman buildah runc debootstrap fakeroot binutils file jq xz-utils zstd ca-certificates
+
+.PHONY: demo test lint typecheck unit deps apt-deps venv bench clean
+
+$(VENV)/.stamp: requirements.lock requirements-dev.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.lock
+	touch $@
+
+venv: $(VENV)/.stamp
+
+# System packages the tests use. Installed only when missing and only as root;
+# without root the tests that need them say so and skip (never under CI=true).
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "warning: not root, cannot install:$$missing (tests needing them will skip)"; fi; \
+	fi
+	@if [ "$$(id -u)" = 0 ] && [ -d /etc/containers ] && ! grep -qs default_ulimits /etc/containers/containers.conf; then \
+	  printf '[containers]\ndefault_ulimits = []\n' > /etc/containers/containers.conf; fi
+
+deps: apt-deps venv
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+test: deps lint typecheck
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+unit: venv
+	$(PY) -m pytest -q -m "not e2e" $(PYTEST_ARGS)
+
+demo: venv
+	$(PY) examples/demo/run_demo.py
+
+bench: deps
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) demo-out .mypy_cache .ruff_cache .pytest_cache

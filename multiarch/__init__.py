@@ -1,0 +1,1 @@
+"""Turn upstream release binaries into Debian packages for many architectures and suites."""

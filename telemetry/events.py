@@ -1,0 +1,118 @@
+"""The stage event channel: a dependency-free writer any build can use.
+
+A monitored build finds the channel's path in ``TELEMETRY_EVENTS_FILE``. Each
+event is one JSON object on one line, appended with a single ``write`` on an
+``O_APPEND`` descriptor, so concurrent writers (parallel package jobs, shell
+scripts calling the CLI) never interleave inside a line. Without the variable
+every call is a no-op, so the builder runs the same way unmonitored.
+
+Event shapes (``time`` is a Unix timestamp, float seconds):
+
+- ``{"type": "stage_start", "name": str, "time": float, "pid": int}``
+- ``{"type": "stage_complete", "name": str, "status": "success"|"failure"|"warning",
+  "message": str, "time": float, "pid": int}``
+- ``{"type": "failure", "stage": str, "reason": str, "code": str, "category": str|null,
+  "transient": bool|null, "remediation": [str], "time": float, "pid": int}``
+- ``{"type": "counter", "name": str, "value": int|float, "time": float, "pid": int}``
+  (adds ``value`` to a named counter, e.g. ``download_retries``)
+
+This module must stay stdlib-only: it is imported by the builder subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from typing import Final
+
+ENV_VAR: Final = "TELEMETRY_EVENTS_FILE"
+
+# The guide's failure categories, in the guide's order.
+CATEGORIES: Final = (
+    "network",
+    "dependency",
+    "architecture",
+    "compilation",
+    "packaging",
+    "configuration",
+    "permission",
+    "resource",
+    "security",
+    "unknown",
+)
+
+STAGE_STATUSES: Final = ("success", "failure", "warning")
+
+
+def channel_path(environ: Mapping[str, str] | None = None) -> str | None:
+    """The event file of the enclosing telemetry session, if any."""
+    env = os.environ if environ is None else environ
+    path = env.get(ENV_VAR, "").strip()
+    return path or None
+
+
+def emit(event: Mapping[str, object], path: str | None = None) -> bool:
+    """Append one event; returns False (and never raises) when there is no channel.
+
+    Telemetry must never fail a build, so I/O errors are swallowed here.
+    """
+    target = path if path is not None else channel_path()
+    if target is None:
+        return False
+    record = dict(event)
+    record.setdefault("time", time.time())
+    record.setdefault("pid", os.getpid())
+    line = (json.dumps(record, separators=(",", ":"), ensure_ascii=True) + "\n").encode()
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError:
+        return False
+    try:
+        os.write(fd, line)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def stage_start(name: str, path: str | None = None) -> bool:
+    return emit({"type": "stage_start", "name": name}, path)
+
+
+def stage_complete(name: str, status: str, message: str = "", path: str | None = None) -> bool:
+    if status not in STAGE_STATUSES:
+        raise ValueError(f"stage status must be one of {', '.join(STAGE_STATUSES)}, not {status!r}")
+    return emit({"type": "stage_complete", "name": name, "status": status, "message": message}, path)
+
+
+def failure(
+    stage: str,
+    reason: str,
+    code: str = "",
+    *,
+    category: str | None = None,
+    transient: bool | None = None,
+    remediation: tuple[str, ...] = (),
+    path: str | None = None,
+) -> bool:
+    if category is not None and category not in CATEGORIES:
+        raise ValueError(f"unknown failure category {category!r}")
+    return emit(
+        {
+            "type": "failure",
+            "stage": stage,
+            "reason": reason,
+            "code": code,
+            "category": category,
+            "transient": transient,
+            "remediation": list(remediation),
+        },
+        path,
+    )
+
+
+def counter(name: str, value: float = 1, path: str | None = None) -> bool:
+    return emit({"type": "counter", "name": name, "value": value}, path)

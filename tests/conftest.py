@@ -20,6 +20,9 @@ if str(ROOT) not in sys.path:
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# Shared fixtures: fake GitHub server, uv release folders (see tests/support/fixtures.py).
+pytest_plugins = ["tests.support.fixtures"]
+
 
 def require_tool(*names: str) -> None:
     missing = [n for n in names if shutil.which(n) is None]

@@ -1,0 +1,1 @@
+"""Release sources: ``interface`` (the ABC and values), ``github`` and ``local`` implementations."""

@@ -1,0 +1,186 @@
+"""Baselines and regressions (SPEC 5.4).
+
+The guide's rules: build duration and peak memory are compared with the saved
+baseline; an increase of ``threshold`` percent (default 20) or more is a
+regression, reported in the guide's words ("Build duration increased by 25%").
+
+Noise floors keep tiny builds honest: a 2 s build taking 3 s is +50 % but
+means nothing, so an increase smaller than ``duration_floor_seconds`` (5 s) or
+``memory_floor_mb`` (16 MB) in absolute terms is never a regression and does
+not lower the score.
+
+``performance_score = clamp(100 - largest increase percent, 0, 100)``, where
+the largest increase is taken over the figures whose change clears its noise
+floor (whether or not it crossed the threshold: the threshold decides the
+alert, the score shows the trend). 100 without a usable baseline.
+
+``baseline.json`` is ``metrics.json`` without the sample series plus
+``schema_version`` and ``saved_at``, so the same jq paths work on both files
+and a ``metrics.json`` copied by hand is a valid baseline too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import jsonschema
+
+from telemetry.reporters.atomic import atomic_write_json
+
+SCHEMA_PATH: Final = Path(__file__).resolve().parent.parent / "schemas" / "baseline.schema.json"
+BASELINE_FILE: Final = "baseline.json"
+DEFAULT_THRESHOLD_PERCENT: Final = 20.0
+DURATION_FLOOR_SECONDS: Final = 5.0
+MEMORY_FLOOR_MB: Final = 16.0
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    regression_percent: float = DEFAULT_THRESHOLD_PERCENT
+    duration_floor_seconds: float = DURATION_FLOOR_SECONDS
+    memory_floor_mb: float = MEMORY_FLOOR_MB
+
+
+@dataclass(frozen=True)
+class Baseline:
+    duration_seconds: float
+    peak_memory_mb: float
+    saved_at: str  # "" when the file does not say (a hand-copied metrics.json)
+
+
+@dataclass(frozen=True)
+class BaselineLoad:
+    baseline: Baseline | None
+    # Why an existing baseline could not be used (corrupt, unreadable, wrong
+    # shape). None when it loaded or when there is simply no baseline yet.
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline: Baseline | None
+    duration_diff_percent: float | None  # exact; None without a baseline or with a zero baseline
+    memory_diff_percent: float | None
+    regressions: tuple[str, ...]  # the guide's messages
+    performance_score: int
+    thresholds: Thresholds
+    baseline_problem: str | None = None
+
+    @property
+    def regression_detected(self) -> bool:
+        return bool(self.regressions)
+
+    def baseline_comparison(self) -> dict[str, int | None]:
+        """The guide's ``baseline_comparison`` object: whole percents, rounded half away from zero."""
+        return {
+            "duration_diff_percent": round_percent(self.duration_diff_percent),
+            "memory_diff_percent": round_percent(self.memory_diff_percent),
+        }
+
+
+def round_half_away(value: float) -> int:
+    # Python's round() rounds half to even (12.5 -> 12); people expect 13.
+    return int(math.copysign(math.floor(abs(value) + 0.5), value))
+
+
+def round_percent(value: float | None) -> int | None:
+    return None if value is None else round_half_away(value)
+
+
+def _percent(current: float, base: float) -> float | None:
+    if base <= 0:
+        return None
+    return (current - base) / base * 100.0
+
+
+def compare(
+    duration_seconds: float,
+    peak_memory_mb: float,
+    baseline: Baseline | None,
+    thresholds: Thresholds | None = None,
+    baseline_problem: str | None = None,
+) -> Comparison:
+    t = thresholds or Thresholds()
+    if baseline is None:
+        return Comparison(None, None, None, (), 100, t, baseline_problem)
+    d_pct = _percent(duration_seconds, baseline.duration_seconds)
+    m_pct = _percent(peak_memory_mb, baseline.peak_memory_mb)
+    d_above_floor = duration_seconds - baseline.duration_seconds >= t.duration_floor_seconds
+    m_above_floor = peak_memory_mb - baseline.peak_memory_mb >= t.memory_floor_mb
+
+    regressions: list[str] = []
+    increases: list[float] = []
+    if d_pct is not None and d_pct > 0 and d_above_floor:
+        increases.append(d_pct)
+        if d_pct >= t.regression_percent:
+            regressions.append(f"Build duration increased by {round_half_away(d_pct)}%")
+    if m_pct is not None and m_pct > 0 and m_above_floor:
+        increases.append(m_pct)
+        if m_pct >= t.regression_percent:
+            regressions.append(f"Memory usage increased by {round_half_away(m_pct)}%")
+    largest = max(increases, default=0.0)
+    score = max(0, min(100, 100 - round_half_away(largest)))
+    return Comparison(baseline, d_pct, m_pct, tuple(regressions), score, t, baseline_problem)
+
+
+def _load_schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return loaded
+
+
+def baseline_from_metrics(metrics: Mapping[str, Any]) -> Baseline:
+    """Read a baseline (or a metrics.json) document; prefers the exact figures."""
+    session = metrics["build_session"]
+    memory = metrics["memory_metrics"]
+    duration = session.get("duration_seconds_exact", session["duration_seconds"])
+    peak = memory.get("peak_usage_mb_exact", memory["peak_usage_mb"])
+    return Baseline(float(duration), float(peak), str(metrics.get("saved_at", "")))
+
+
+def load_baseline(path: Path) -> BaselineLoad:
+    """Never raises: a missing file is "no baseline", a bad one is reported."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return BaselineLoad(None, None)
+    except (OSError, UnicodeDecodeError) as exc:
+        return BaselineLoad(None, f"{path}: unreadable ({exc})")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return BaselineLoad(None, f"{path}: not valid JSON ({exc})")
+    try:
+        jsonschema.validate(doc, _load_schema())
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
+        return BaselineLoad(None, f"{path}: does not match baseline.schema.json at {where}: {exc.message}")
+    return BaselineLoad(baseline_from_metrics(doc), None)
+
+
+_SAMPLE_KEYS: Final = ("samples",)
+
+
+def baseline_document(metrics: Mapping[str, Any], saved_at: str) -> dict[str, Any]:
+    """metrics.json minus sample series, plus schema_version and saved_at."""
+    doc: dict[str, Any] = {"schema_version": 1, "saved_at": saved_at}
+    for key, value in metrics.items():
+        if key in ("schema_version", "saved_at"):
+            continue
+        if isinstance(value, Mapping):
+            doc[key] = {k: v for k, v in value.items() if k not in _SAMPLE_KEYS}
+        else:
+            doc[key] = value
+    return doc
+
+
+def save_baseline(path: Path, metrics: Mapping[str, Any], saved_at: str) -> dict[str, Any]:
+    """Write baseline.json atomically from a metrics document; returns what was written."""
+    doc = baseline_document(metrics, saved_at)
+    jsonschema.validate(doc, _load_schema())
+    atomic_write_json(path, doc)
+    return doc

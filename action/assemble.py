@@ -1,0 +1,191 @@
+"""Fold what the run left behind into one ``ActionOutcome``.
+
+Sources, most specific first: the builder's result file (status, packages,
+per-job failures, a structured configuration error with file and line), then
+the telemetry report's failure analysis (stage, log lines, remediation), then
+the bare exit status. Cancellation overrides everything: a cancelled run is
+``cancelled``, never a build failure (SPEC 5.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from action.builder_result import BuilderResult, BuildError
+from action.inputs import ActionInputs, InputError
+from action.outcome import (
+    EXIT_CONFIGURATION,
+    EXIT_REGRESSION,
+    ActionOutcome,
+    DebSnapshot,
+    FailureInfo,
+    ProducedPackage,
+    TelemetryFigures,
+    cancel_exit_code,
+    new_debs,
+    produced_packages,
+    snapshot_debs,
+)
+
+if TYPE_CHECKING:
+    from telemetry.model import RunData
+
+
+@dataclass(frozen=True)
+class BuildEnd:
+    """How the build process ended, whichever way it was run."""
+
+    exit_code: int | None
+    signal: int | None
+    cancelled: bool
+    duration_seconds: float
+    spawn_error: str | None = None
+    cancel_signal: int | None = None  # the SIGINT/SIGTERM that cancelled it
+
+
+def failure_from_error(error: BuildError) -> FailureInfo:
+    return FailureInfo(
+        category=error.category,
+        reason=error.message,
+        stage="configuration" if error.category == "configuration" else "",
+        remediation=error.remediation,
+        transient=error.transient,
+        file=error.file,
+        line=error.line,
+        field=error.field,
+    )
+
+
+def _job_failure(result: BuilderResult) -> FailureInfo | None:
+    failed = result.failed
+    if not failed:
+        return None
+    job = failed[0]
+    reasons = "\n".join(f"{j.arch}/{j.suite}: {j.reason}" for j in failed)
+    category = job.failure_category or "unknown"
+    return FailureInfo(category=category, reason=reasons, stage=f"{job.arch}_{job.suite}")
+
+
+def _exit_failure(end: BuildEnd) -> FailureInfo:
+    if end.spawn_error:
+        reason = f"the build could not be started: {end.spawn_error}"
+        return FailureInfo(category="configuration", reason=reason)
+    if end.signal is not None:
+        reason = f"the build was killed by signal {end.signal}"
+        return FailureInfo(category="unknown", reason=reason, signal=end.signal)
+    return FailureInfo(
+        category="unknown", reason=f"the build exited with status {end.exit_code}", exit_code=end.exit_code
+    )
+
+
+def _merge(primary: FailureInfo, analysis: FailureInfo | None) -> FailureInfo:
+    """The builder's structured failure, completed with telemetry's stage and remediation."""
+    if analysis is None:
+        return primary
+    return FailureInfo(
+        category=primary.category if primary.category != "unknown" else analysis.category,
+        reason=primary.reason or analysis.reason,
+        stage=primary.stage or analysis.stage,
+        remediation=primary.remediation or analysis.remediation,
+        exit_code=primary.exit_code if primary.exit_code is not None else analysis.exit_code,
+        signal=primary.signal if primary.signal is not None else analysis.signal,
+        transient=primary.transient if primary.transient is not None else analysis.transient,
+        file=primary.file,
+        line=primary.line,
+        field=primary.field,
+    )
+
+
+def assemble(
+    inputs: ActionInputs,
+    end: BuildEnd,
+    *,
+    result: BuilderResult | None,
+    before: DebSnapshot | None,
+    telemetry: TelemetryFigures | None,
+    analysis: FailureInfo | None,
+    run: RunData | None,
+) -> ActionOutcome:
+    mode = "command" if inputs.command else "builder"
+    packages: tuple[ProducedPackage, ...]
+    if result is not None:
+        packages = produced_packages(result, inputs.workspace)
+    elif before is not None:
+        packages = new_debs(before, snapshot_debs(inputs.output_dir.absolute), inputs.workspace)
+    else:
+        packages = ()
+
+    failure: FailureInfo | None = None
+    if end.cancelled:
+        status = "cancelled"
+    elif result is not None and mode == "builder":
+        status = result.status
+        if result.error is not None:
+            failure = _merge(failure_from_error(result.error), analysis)
+        elif status != "success":
+            job = _job_failure(result)
+            failure = _merge(job, analysis) if job else (analysis or _exit_failure(end))
+    elif end.exit_code == 0 and end.spawn_error is None:
+        # Command mode (no result file): the command's exit status is the verdict.
+        # Builder mode without a result file and exit 0 can't happen unless the builder broke its contract.
+        status = "success" if mode == "command" else "failure"
+        if status == "failure":
+            failure = FailureInfo(category="unknown", reason="the builder exited 0 but wrote no result file")
+    else:
+        status = "failure"
+        failure = analysis or _exit_failure(end)
+        if end.spawn_error:
+            failure = _exit_failure(end)
+
+    if status == "cancelled":
+        exit_code = cancel_exit_code(end.cancel_signal or end.signal)
+    elif status == "success":
+        regression = telemetry is not None and telemetry.regression_detected
+        exit_code = EXIT_REGRESSION if regression and inputs.fail_on_regression else 0
+    elif failure is not None and failure.category == "configuration" and end.exit_code in (None, 2):
+        exit_code = EXIT_CONFIGURATION
+    else:
+        exit_code = end.exit_code if end.exit_code not in (None, 0) else 1
+
+    return ActionOutcome(
+        status=status,
+        mode=mode,
+        package=result.package if result else "",
+        version=(result.upstream_version or result.tag) if result else inputs.version,
+        packages=packages,
+        result=result,
+        failure=failure,
+        telemetry=telemetry,
+        duration_seconds=end.duration_seconds,
+        exit_code=exit_code,
+        run=run,
+        fail_on_regression=inputs.fail_on_regression,
+        regression_threshold=inputs.regression_threshold,
+    )
+
+
+def invalid_inputs(error: InputError, inputs: ActionInputs) -> ActionOutcome:
+    """Nothing was built: the outcome of a run whose inputs did not validate."""
+    problems = tuple((p.name, p.message) for p in error.problems)
+    first = error.problems[0]
+    return ActionOutcome(
+        status="failure",
+        mode="command" if inputs.command else "builder",
+        package="",
+        version=inputs.version,
+        packages=(),
+        result=None,
+        failure=FailureInfo(
+            category="configuration",
+            reason=str(error),
+            stage="inputs",
+            remediation=("Fix the step's `with:` inputs; see the action's README for each input.",),
+            transient=False,
+            field=first.name,
+        ),
+        telemetry=None,
+        duration_seconds=0.0,
+        exit_code=EXIT_CONFIGURATION,
+        input_problems=problems,
+    )

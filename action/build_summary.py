@@ -1,0 +1,155 @@
+"""``build-summary.json``: the run's result for jq, dashboards and later steps.
+
+Keeps the guide's fields where the guide puts them (``package``, ``version``,
+``telemetry.build_duration_seconds`` …, so its jq snippets work unchanged) and
+adds what a packager needs: ``status``, the ``packages`` this run produced,
+the ``failed`` jobs, ``skipped`` architectures and an ``error`` for failures
+before any job. The ``telemetry`` block is the telemetry report's own, copied
+as is, so the file and ``.telemetry/metrics.json`` can't disagree.
+
+Written atomically (temporary file + rename) and in every case: on invalid
+inputs, configuration errors, crashes of the builder and cancellation, so a
+later ``if: always()`` step can always read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Final
+
+from action.outcome import ActionOutcome
+
+FILE_NAME: Final = "build-summary.json"
+SCHEMA_VERSION: Final = 1
+
+
+def _lintian(outcome_lintian: object) -> dict[str, object] | None:
+    from action.builder_result import LintianCounts
+
+    if not isinstance(outcome_lintian, LintianCounts):
+        return None
+    return {
+        "errors": outcome_lintian.errors,
+        "warnings": outcome_lintian.warnings,
+        "info": outcome_lintian.info,
+        "tags": list(outcome_lintian.tags),
+    }
+
+
+def empty_telemetry_block(outcome: ActionOutcome) -> dict[str, object]:
+    """The guide's telemetry fields when no report exists (telemetry disabled or inputs invalid).
+
+    Same keys and types as the report's block so that jq snippets keep working;
+    only the duration is known without the samplers.
+    """
+    return {
+        "enabled": False,
+        "build_duration_seconds": round(outcome.duration_seconds, 3),
+        "peak_memory_mb": 0,
+        "network_downloaded_bytes": 0,
+        "network_uploaded_bytes": 0,
+        "failure_category": outcome.failure_category,
+        "performance_regressions": [],
+    }
+
+
+def summary_document(outcome: ActionOutcome) -> dict[str, object]:
+    result = outcome.result
+    failed = [
+        {
+            "arch": j.arch,
+            "suite": j.suite,
+            "reason": j.reason,
+            "failure_category": j.failure_category or "unknown",
+        }
+        for j in (result.failed if result else ())
+    ]
+    skipped = [{"arch": s.arch, "reason": s.reason} for s in (result.skipped if result else ())]
+    error: dict[str, object] | None = None
+    failure = outcome.failure
+    if outcome.input_problems:
+        error = {
+            "category": "configuration",
+            "message": "; ".join(f"{name}: {message}" for name, message in outcome.input_problems),
+            "file": None,
+            "line": None,
+            "field": outcome.input_problems[0][0],
+            "transient": False,
+            "remediation": ["Fix the step's `with:` inputs."],
+        }
+    elif result is not None and result.error is not None:
+        e = result.error
+        error = {
+            "category": e.category,
+            "message": e.message,
+            "file": e.file,
+            "line": e.line,
+            "field": e.field,
+            "transient": e.transient,
+            "remediation": list(e.remediation),
+        }
+    elif failure is not None and outcome.status == "failure" and not failed:
+        # The build failed without a structured error (a crash, the user's command): say what we know.
+        error = {
+            "category": failure.category,
+            "message": failure.reason,
+            "file": failure.file,
+            "line": failure.line,
+            "field": failure.field,
+            "transient": bool(failure.transient),
+            "remediation": list(failure.remediation),
+        }
+    telemetry: dict[str, object]
+    if outcome.telemetry is not None and outcome.telemetry.summary_block:
+        telemetry = dict(outcome.telemetry.summary_block)
+    else:
+        telemetry = empty_telemetry_block(outcome)
+    return {
+        "schema": SCHEMA_VERSION,
+        "package": outcome.package,
+        "version": outcome.version,
+        "tag": result.tag if result else outcome.version,
+        "build_version": result.build_version if result else "",
+        "status": outcome.status,
+        "packages": [
+            {
+                "file": p.path,
+                "arch": p.arch,
+                "suite": p.suite,
+                "version": p.version,
+                "size": p.size,
+                "sha256": p.sha256,
+                "lintian": _lintian(p.lintian),
+            }
+            for p in outcome.packages
+        ],
+        "failed": failed,
+        "skipped": skipped,
+        "error": error,
+        "telemetry": telemetry,
+    }
+
+
+def write_build_summary(outcome: ActionOutcome, folder: Path) -> Path:
+    """Write ``folder/build-summary.json`` atomically; returns its path."""
+    path = folder / FILE_NAME
+    data = (json.dumps(summary_document(outcome), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{FILE_NAME}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        # Whatever interrupted the write (a second SIGTERM included), leave no temporary behind.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path

@@ -1,0 +1,215 @@
+"""What one run of the action produced, as one frozen value every reporter reads.
+
+``outputs``, ``build_summary``, ``job_summary`` and ``annotations`` all render
+the same ``ActionOutcome``, so they cannot disagree about the status, the
+failure category or which packages this run produced.
+
+Status and exit code (SPEC 2): ``success`` exits 0 (1 when a regression is
+detected and ``fail-on-regression`` is set); ``partial`` and ``failure`` exit
+non-zero (the builder's own status when it gave one, else 1; invalid inputs
+or configuration exit 2); ``cancelled`` exits 128 + the signal (130 for
+SIGINT, 143 for SIGTERM).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from action.builder_result import BuilderResult, LintianCounts
+
+if TYPE_CHECKING:
+    from telemetry.model import RunData
+
+STATUSES: Final = ("success", "partial", "failure", "cancelled")
+EXIT_CONFIGURATION: Final = 2
+EXIT_REGRESSION: Final = 1
+
+
+@dataclass(frozen=True)
+class ProducedPackage:
+    """A .deb this run wrote (not one left over from an earlier run)."""
+
+    path: str  # workspace-relative: the container's absolute paths mean nothing to later steps
+    arch: str
+    suite: str
+    version: str
+    size: int
+    sha256: str
+    lintian: LintianCounts | None
+
+
+@dataclass(frozen=True)
+class FailureInfo:
+    category: str  # one of telemetry.events.CATEGORIES
+    reason: str
+    stage: str = ""
+    remediation: tuple[str, ...] = ()
+    exit_code: int | None = None
+    signal: int | None = None
+    transient: bool | None = None
+    file: str | None = None  # for configuration errors: where to point the annotation
+    line: int | None = None
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class TelemetryFigures:
+    """The headline figures and regression verdict, as the telemetry report computed them."""
+
+    directory: str  # workspace-relative
+    duration_seconds: float
+    peak_memory_mb: float
+    peak_memory_source: str
+    network_downloaded_bytes: int
+    network_uploaded_bytes: int
+    network_interface: str
+    cpu_user_seconds: float
+    cpu_system_seconds: float
+    cpu_average_percent: float
+    disk_read_bytes: int
+    disk_write_bytes: int
+    regressions: tuple[str, ...]
+    baseline_comparison: Mapping[str, float]
+    performance_score: float
+    has_baseline: bool
+    baseline_saved: bool
+    # The `telemetry` block of build-summary.json exactly as the report made it.
+    summary_block: Mapping[str, object] = field(default_factory=dict)
+    files: tuple[str, ...] = ()  # workspace-relative paths of what the report wrote
+
+    @property
+    def regression_detected(self) -> bool:
+        return bool(self.regressions)
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    status: str  # one of STATUSES
+    mode: str  # "builder" | "command"
+    package: str
+    version: str
+    packages: tuple[ProducedPackage, ...]
+    result: BuilderResult | None
+    failure: FailureInfo | None
+    telemetry: TelemetryFigures | None
+    duration_seconds: float  # wall clock of the build subprocess
+    exit_code: int
+    input_problems: tuple[tuple[str, str], ...] = ()  # (input, message) when inputs were invalid
+    run: RunData | None = None  # samples and stages for the charts; None without telemetry
+    fail_on_regression: bool = False
+    regression_threshold: float = 20.0
+
+    @property
+    def failure_category(self) -> str:
+        # Empty on success and on cancellation: cancelling is not a build failure (SPEC 5.3).
+        if self.status in ("success", "cancelled") or self.failure is None:
+            return ""
+        return self.failure.category
+
+
+def relative_to_workspace(path: str | Path, workspace: Path) -> str:
+    """``path`` as the steps after this one see it (relative to the shared workspace)."""
+    absolute = Path(os.path.realpath(workspace / path))
+    try:
+        return absolute.relative_to(workspace).as_posix() or "."
+    except ValueError:
+        return str(absolute)
+
+
+def produced_packages(result: BuilderResult, workspace: Path) -> tuple[ProducedPackage, ...]:
+    """The successful jobs' packages that exist on disk now."""
+    produced: list[ProducedPackage] = []
+    for job in result.succeeded:
+        absolute = Path(job.package_path) if os.path.isabs(job.package_path) else workspace / job.package_path
+        if not absolute.is_file():
+            continue
+        produced.append(
+            ProducedPackage(
+                path=relative_to_workspace(absolute, workspace),
+                arch=job.arch,
+                suite=job.suite,
+                version=job.version,
+                size=job.size or absolute.stat().st_size,
+                sha256=job.sha256,
+                lintian=job.lintian,
+            )
+        )
+    return tuple(produced)
+
+
+@dataclass(frozen=True)
+class DebSnapshot:
+    """The .deb files under a folder and their identity, to tell new files from stale ones."""
+
+    files: Mapping[str, tuple[int, int, int]]  # path -> (inode, size, mtime_ns)
+
+
+def snapshot_debs(folder: Path) -> DebSnapshot:
+    """Command mode has no result file: compare the folder before and after the build."""
+    files: dict[str, tuple[int, int, int]] = {}
+    if folder.is_dir():
+        for path in folder.rglob("*.deb"):
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            if path.is_file():
+                files[str(path)] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return DebSnapshot(files=files)
+
+
+def new_debs(before: DebSnapshot, after: DebSnapshot, workspace: Path) -> tuple[ProducedPackage, ...]:
+    produced = []
+    for path, identity in sorted(after.files.items()):
+        if before.files.get(path) == identity:
+            continue  # untouched since before the build: stale, not this run's
+        arch, version = _deb_name_parts(Path(path).name)
+        digest = _sha256(Path(path))
+        produced.append(
+            ProducedPackage(
+                path=relative_to_workspace(path, workspace),
+                arch=arch,
+                suite="",
+                version=version,
+                size=identity[1],
+                sha256=digest,
+                lintian=None,
+            )
+        )
+    return tuple(produced)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+def _deb_name_parts(name: str) -> tuple[str, str]:
+    """(arch, version) from ``<pkg>_<version>_<arch>.deb``, empty when the name has another shape."""
+    parts = name.removesuffix(".deb").split("_")
+    if len(parts) == 3:
+        return parts[2], parts[1]
+    return "", ""
+
+
+def cancel_exit_code(signum: int | None) -> int:
+    return 128 + (signum if signum else int(signal.SIGTERM))
+
+
+def first_failure(candidates: Iterable[FailureInfo | None]) -> FailureInfo | None:
+    for candidate in candidates:
+        if candidate is not None:
+            return candidate
+    return None

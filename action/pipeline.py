@@ -1,0 +1,113 @@
+"""Run the build for validated inputs and collect everything the reporters need.
+
+The build's own output goes to the log inside a ``::group::`` (it can be
+thousands of lines); the verdict, annotations and summary come after it,
+outside the group, where a reader sees them first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from action.annotations import annotate, group
+from action.assemble import BuildEnd, assemble
+from action.builder_args import invocation
+from action.builder_result import read_result
+from action.inputs import ActionInputs
+from action.outcome import ActionOutcome, FailureInfo, TelemetryFigures, new_debs, snapshot_debs
+from action.runner import CancelState, run_plain
+
+if TYPE_CHECKING:
+    from telemetry.model import RunData
+
+
+def _log(message: str) -> None:
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+def run_build(inputs: ActionInputs, cancel: CancelState, *, started: float) -> ActionOutcome:
+    # Private scratch space outside the workspace: the result file and the command-mode
+    # python shim must not end up in the user's repository or artifacts.
+    scratch = Path(tempfile.mkdtemp(prefix="multiarch-action-"))
+    try:
+        return _run(inputs, cancel, scratch, started)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(inputs: ActionInputs, cancel: CancelState, scratch: Path, started: float) -> ActionOutcome:
+    build = invocation(inputs, scratch, os.environ)
+    before = snapshot_debs(inputs.output_dir.absolute) if inputs.command else None
+    what = "the build command" if inputs.command else "the multi-arch builder"
+    monitor = "with telemetry" if inputs.telemetry_enabled else "without telemetry"
+    run: RunData | None = None
+
+    with group(f"Build log ({what}, {monitor})"):
+        _log(f"$ {build.display()}")
+        if cancel.requested:
+            end = BuildEnd(None, None, True, 0.0, cancel_signal=cancel.signum)
+        elif inputs.telemetry_enabled:
+            from action.telemetry_bridge import run_session
+
+            _log(f"[action] build starts {time.monotonic() - started:.3f} s after the entrypoint started")
+            run = run_session(build, inputs)
+            process = run.outcome
+            cancelled = process.cancelled or cancel.requested
+            end = BuildEnd(
+                exit_code=process.exit_code,
+                signal=process.signal,
+                cancelled=cancelled,
+                duration_seconds=run.duration_seconds,
+                spawn_error=process.spawn_error,
+                cancel_signal=cancel.signum or (process.signal if cancelled else None),
+            )
+        else:
+            _log(f"[action] build starts {time.monotonic() - started:.3f} s after the entrypoint started")
+            plain = run_plain(build, cancel)
+            end = BuildEnd(
+                exit_code=plain.exit_code,
+                signal=plain.signal,
+                cancelled=plain.cancelled,
+                duration_seconds=plain.duration_seconds,
+                spawn_error=plain.spawn_error,
+                cancel_signal=cancel.signum,
+            )
+
+    result = read_result(build.result_file)
+    telemetry: TelemetryFigures | None = None
+    analysis: FailureInfo | None = None
+    if run is not None:
+        from action.telemetry_bridge import write_report
+
+        if result is not None:
+            built, failed = len(result.succeeded), len(result.failed)
+        elif before is not None:
+            # Command mode: the packages are the .deb files the command wrote.
+            built = len(new_debs(before, snapshot_debs(inputs.output_dir.absolute), inputs.workspace))
+            failed = 0
+        else:
+            built, failed = 0, 0
+        try:
+            telemetry, analysis, warnings = write_report(
+                run, inputs, packages_built=built, packages_failed=failed
+            )
+        except Exception as exc:  # a reporting bug must not hide the build's own result
+            annotate("warning", f"telemetry report failed: {type(exc).__name__}: {exc}", title="Telemetry")
+        else:
+            for warning in warnings:
+                annotate("warning", warning, title="Telemetry")
+    outcome = assemble(
+        inputs, end, result=result, before=before, telemetry=telemetry, analysis=analysis, run=run
+    )
+    if outcome.status == "cancelled":
+        name = signal.Signals(end.cancel_signal).name if end.cancel_signal else "a signal"
+        _log(f"[action] cancelled by {name}")
+    return outcome

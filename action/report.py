@@ -1,0 +1,52 @@
+"""Publish an ``ActionOutcome``: build-summary.json, outputs, job summary, annotations, exit status.
+
+Each reporter runs even if another one failed (a full disk must not also
+swallow the annotations); a reporter that failed is itself reported and turns
+a successful run's exit status into a failure, because a later step would
+otherwise read missing outputs as if all were well.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+
+from action.annotations import annotate, annotate_outcome
+from action.build_summary import write_build_summary
+from action.inputs import ActionInputs
+from action.job_summary import write_job_summary
+from action.outcome import ActionOutcome, relative_to_workspace
+from action.outputs import output_values, write_outputs
+
+
+def _guarded(name: str, step: Callable[[], object], failures: list[str]) -> None:
+    try:
+        step()
+    except Exception as exc:
+        failures.append(name)
+        traceback.print_exc(file=sys.stderr)
+        message = f"could not write the {name}: {type(exc).__name__}: {exc}"
+        annotate("error", message, title="Action reporting")
+
+
+def publish(outcome: ActionOutcome, inputs: ActionInputs) -> int:
+    """Write every report of ``outcome``; returns the process exit status."""
+    failures: list[str] = []
+    summary_rel = relative_to_workspace(inputs.output_dir.absolute / "build-summary.json", inputs.workspace)
+
+    _guarded("build summary", lambda: write_build_summary(outcome, inputs.output_dir.absolute), failures)
+    _guarded("outputs", lambda: write_outputs(output_values(outcome, summary_rel)), failures)
+    if inputs.job_summary:
+        _guarded("job summary", lambda: write_job_summary(outcome, summary_rel), failures)
+    _guarded("annotations", lambda: annotate_outcome(outcome, inputs.workspace), failures)
+
+    built = len(outcome.packages)
+    line = f"[action] build-status={outcome.status} packages={built}"
+    if outcome.failure_category:
+        line += f" failure-category={outcome.failure_category}"
+    sys.stdout.write(line + f" exit={outcome.exit_code}\n")
+    sys.stdout.flush()
+    if failures and outcome.exit_code == 0:
+        return 1
+    return outcome.exit_code

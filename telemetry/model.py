@@ -37,6 +37,12 @@ class PeakFigure:
     an upper bound of what was resident at once), ``rusage_children``
     (largest single descendant's max RSS), ``cgroup_v2_memory.peak``,
     ``cgroup_v1_max_usage`` (whole container, includes page cache).
+    Added by the session: ``tree_rss_with_cgroup_spikes`` (sampled tree RSS plus
+    the transient excess the kernel's cgroup peak saw between two ticks: the
+    usual headline), ``tree_rss_with_hwm_spikes`` (plus the largest per-process
+    VmHWM rise between ticks); the cgroup sources carry a ``_container`` suffix
+    when the cgroup is shared with the session (read-only container cgroup)
+    rather than created for the build.
     """
 
     source: str
@@ -155,3 +161,4 @@ class RunData:
     outcome: ProcessOutcome
     counters: Mapping[str, float] = field(default_factory=dict)
     sampler_errors: tuple[str, ...] = ()  # "network: PermissionError ..." (logged and skipped)
+    telemetry_cpu_seconds: float = 0.0  # CPU time the sampling thread itself used (overhead)

@@ -1,0 +1,301 @@
+"""Memory cgroups: a dedicated cgroup for the build when we may create one, else our own.
+
+Why a cgroup at all: the kernel tracks the exact peak of memory charged to a
+cgroup (v2 ``memory.peak``, v1 ``memory.max_usage_in_bytes``), counts OOM kills
+in it, and lists every member process, including ones that left the build's
+process group or daemonised. Sampling cannot miss a peak the kernel recorded.
+
+Two ways to get one:
+
+- ``DedicatedCgroup.create``: a child of our own memory cgroup that only the build
+  runs in (needs write access: root on a host, or a privileged container). Its peak
+  is resettable, so each tick yields the exact peak since the previous tick.
+- ``CgroupView.current``: our own cgroup, read-only (a Docker container's
+  cgroup is its own, mounted read-only). It also holds this process, so its
+  figures are only used as differences between ticks (see ``samplers.memory``).
+
+Everything here fails soft: any ``OSError`` means "no cgroup", never a failed build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+_PROC_SELF_CGROUP = "/proc/self/cgroup"
+_MOUNTINFO = "/proc/self/mountinfo"
+
+
+@dataclass(frozen=True)
+class CgroupReading:
+    """One read of a cgroup's memory files, taken in the same tick as the tree walk."""
+
+    version: int  # 1 or 2
+    dedicated: bool  # only the build runs in it
+    usage_bytes: int
+    peak_bytes: int | None  # since the last reset (dedicated) or since creation
+    peak_was_reset: bool  # True when peak_bytes covers only the interval since the previous read
+    oom_kills: int | None
+    limit_bytes: int | None  # None when unlimited
+
+
+@dataclass(frozen=True)
+class _Mount:
+    version: int
+    mount_point: str
+    root: str
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="ascii", errors="replace") as handle:
+        return handle.read()
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        text = _read_text(path).strip()
+    except OSError:
+        return None
+    if text == "max":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _memory_mounts() -> list[_Mount]:
+    mounts: list[_Mount] = []
+    try:
+        lines = _read_text(_MOUNTINFO).splitlines()
+    except OSError:
+        return mounts
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        rfields = right.split()
+        if len(fields) < 5 or len(rfields) < 3:
+            continue
+        fstype, options = rfields[0], rfields[2]
+        if fstype == "cgroup2":
+            mounts.append(_Mount(2, fields[4], fields[3]))
+        elif fstype == "cgroup" and "memory" in options.split(","):
+            mounts.append(_Mount(1, fields[4], fields[3]))
+    return mounts
+
+
+def _own_cgroup_paths() -> dict[int, str]:
+    """Our cgroup path per version (v1: the memory hierarchy's)."""
+    paths: dict[int, str] = {}
+    try:
+        lines = _read_text(_PROC_SELF_CGROUP).splitlines()
+    except OSError:
+        return paths
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hid, controllers, path = parts
+        if hid == "0" and controllers == "":
+            paths[2] = path
+        elif "memory" in controllers.split(","):
+            paths[1] = path
+    return paths
+
+
+def _directory(mount: _Mount, path: str) -> str:
+    # Inside a cgroup namespace the mount root is "/" and our path is relative to it;
+    # with a bind-mounted subtree the path starts with the mount's root.
+    rel = path
+    if mount.root not in ("/", "") and rel.startswith(mount.root):
+        rel = rel[len(mount.root) :]
+    return os.path.join(mount.mount_point, rel.lstrip("/"))
+
+
+def _locate_own() -> tuple[int, str] | None:
+    """(version, directory) of our own memory cgroup, v2 preferred when it has the memory files."""
+    own = _own_cgroup_paths()
+    mounts = _memory_mounts()
+    for version in (2, 1):
+        if version not in own:
+            continue
+        for mount in mounts:
+            if mount.version != version:
+                continue
+            directory = _directory(mount, own[version])
+            probe = "memory.current" if version == 2 else "memory.usage_in_bytes"
+            if os.path.exists(os.path.join(directory, probe)):
+                return version, directory
+    return None
+
+
+class CgroupView:
+    """Reads the memory files of one cgroup directory."""
+
+    def __init__(self, version: int, directory: str, *, dedicated: bool) -> None:
+        self.version = version
+        self.directory = directory
+        self.dedicated = dedicated
+        self._reset_ok = dedicated  # a read-only view never resets (it would disturb others)
+        self._peak_fd: int | None = None
+        self._peak_reset_before = False
+
+    @classmethod
+    def current(cls) -> CgroupView | None:
+        located = _locate_own()
+        if located is None:
+            return None
+        view = cls(located[0], located[1], dedicated=False)
+        return view if view.read() is not None else None
+
+    def _path(self, name: str) -> str:
+        return os.path.join(self.directory, name)
+
+    def _usage_name(self) -> str:
+        return "memory.current" if self.version == 2 else "memory.usage_in_bytes"
+
+    def _peak_name(self) -> str:
+        return "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
+
+    def oom_kills(self) -> int | None:
+        name = "memory.events" if self.version == 2 else "memory.oom_control"
+        try:
+            text = _read_text(self._path(name))
+        except OSError:
+            return None
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                with contextlib.suppress(ValueError):
+                    return int(value)
+        return None
+
+    def limit_bytes(self) -> int | None:
+        value = _read_int(self._path("memory.max" if self.version == 2 else "memory.limit_in_bytes"))
+        # v1 reports "unlimited" as a huge page-aligned number.
+        if value is None or value >= 1 << 60:
+            return None
+        return value
+
+    def _read_peak(self) -> int | None:
+        if self.version == 2 and self._peak_fd is not None:
+            try:
+                return int(os.pread(self._peak_fd, 64, 0).decode().strip())
+            except (OSError, ValueError):
+                return None
+        return _read_int(self._path(self._peak_name()))
+
+    def _reset_peak(self) -> bool:
+        try:
+            if self.version == 1:
+                with open(self._path(self._peak_name()), "w", encoding="ascii") as handle:
+                    handle.write("0")
+                return True
+            # v2 (Linux >= 6.12): a write resets the peak *for this open file*, so the
+            # descriptor is kept and later reads use it.
+            if self._peak_fd is None:
+                self._peak_fd = os.open(self._path("memory.peak"), os.O_RDWR)
+            os.pwrite(self._peak_fd, b"reset\n", 0)
+            return True
+        except OSError:
+            if self._peak_fd is not None:
+                os.close(self._peak_fd)
+                self._peak_fd = None
+            return False
+
+    def read(self) -> CgroupReading | None:
+        usage = _read_int(self._path(self._usage_name()))
+        if usage is None:
+            return None
+        peak = self._read_peak()
+        was_reset = False
+        if self._reset_ok:
+            # The peak we just read covers the time since the previous reset.
+            was_reset = self._peak_reset_before
+            self._reset_ok = self._reset_peak()
+            self._peak_reset_before = self._reset_ok
+        return CgroupReading(
+            version=self.version,
+            dedicated=self.dedicated,
+            usage_bytes=usage,
+            peak_bytes=peak,
+            peak_was_reset=was_reset,
+            oom_kills=self.oom_kills(),
+            limit_bytes=self.limit_bytes(),
+        )
+
+    def pids(self) -> list[int]:
+        try:
+            text = _read_text(self._path("cgroup.procs"))
+        except OSError:
+            return []
+        return [int(x) for x in text.split()]
+
+    def close(self) -> None:
+        if self._peak_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._peak_fd)
+            self._peak_fd = None
+
+
+class DedicatedCgroup(CgroupView):
+    """A child cgroup created for one build; removed by ``remove``."""
+
+    @classmethod
+    def create(cls, name: str, *, memory_limit_bytes: int | None = None) -> DedicatedCgroup | None:
+        located = _locate_own()
+        if located is None:
+            return None
+        version, parent = located
+        directory = os.path.join(parent, name)
+        try:
+            os.mkdir(directory)
+        except OSError:
+            return None
+        group = cls(version, directory, dedicated=True)
+        probe = group._path("memory.current" if version == 2 else "memory.usage_in_bytes")
+        # v2: the memory controller must be enabled in the parent's subtree_control,
+        # which we do not change (that would move other processes' accounting).
+        if not os.path.exists(probe) or not os.access(group._path("cgroup.procs"), os.W_OK):
+            group.remove()
+            return None
+        if memory_limit_bytes is not None:
+            limit_file = "memory.max" if version == 2 else "memory.limit_in_bytes"
+            with contextlib.suppress(OSError):
+                Path(group._path(limit_file)).write_text(str(memory_limit_bytes), encoding="ascii")
+        group._reset_peak()
+        group._peak_reset_before = True
+        return group
+
+    @property
+    def procs_file(self) -> str:
+        return self._path("cgroup.procs")
+
+    def kill_all(self, sig: int = signal.SIGKILL) -> int:
+        """Signal every member; returns how many were signalled."""
+        count = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+                count += 1
+        return count
+
+    def remove(self, timeout: float = 2.0) -> bool:
+        """Remove the (empty) cgroup; members still present are killed first."""
+        self.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                os.rmdir(self.directory)
+                return True
+            except FileNotFoundError:
+                return True
+            except OSError:
+                if time.monotonic() >= deadline:
+                    return False
+                self.kill_all()
+                time.sleep(0.02)

@@ -1,0 +1,417 @@
+"""One walk of the build's process tree per tick, read straight from /proc.
+
+Every sampler is fed the same ``TreeSnapshot`` (the prmon design: one walk,
+many monitors), so figures are consistent with each other and the cost is paid
+once. psutil is not used for the walk: it builds a ppid map of the whole system
+on every ``children()`` call and wraps each figure in objects; here a tick is
+one ``listdir('/proc')`` plus three small reads per build process
+(``stat``, ``status``, ``io``), and ``smaps_rollup`` for PSS every Nth tick
+because the kernel walks page tables to produce it.
+
+Membership: the build root, its descendants, orphans of the build adopted by
+the session (it is a child subreaper, so they are re-parented to it instead of
+init), and every member of the build's dedicated cgroup when there is one. A
+process that is not a member when first seen can never become one (a pid only
+joins the tree by being forked inside it), so it is remembered as foreign and
+not read again; that keeps a tick cheap on busy hosts. (A foreign pid that dies
+and is reused for a build process within one tick would be missed; with
+pid_max at 4 M that needs millions of forks per second.)
+
+CPU time and I/O bytes are cumulative and include finished processes: the
+kernel adds a reaped child's times and I/O into its parent's ``cutime``/
+``cstime`` and ``/proc/PID/io``, so the sum over live members of "own +
+reaped children" loses nothing when a child is reaped inside the tree. A member
+that vanishes while its parent is not a live member (its parent already died,
+or it was reaped by the session, which reports the exact ``rusage`` through
+``account_reaped``) has its last figures kept.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from telemetry.cgroup import CgroupReading, CgroupView
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class ProcessSnapshot:
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int
+    name: str
+    state: str  # R, S, D, Z, ...
+    start_time: float  # Unix seconds
+    rss_bytes: int
+    hwm_bytes: int  # VmHWM: the process's own resident high-water mark
+    pss_bytes: int | None  # only on PSS ticks
+    user_seconds: float
+    system_seconds: float
+    children_user_seconds: float  # reaped descendants (kernel-accumulated)
+    children_system_seconds: float
+    read_bytes: int  # storage I/O, own + reaped descendants
+    write_bytes: int
+    threads: int
+
+    @property
+    def cumulative_cpu_seconds(self) -> float:
+        return (
+            self.user_seconds
+            + self.system_seconds
+            + self.children_user_seconds
+            + self.children_system_seconds
+        )
+
+
+@dataclass(frozen=True)
+class TreeSnapshot:
+    wall_time: float
+    monotonic: float
+    processes: tuple[ProcessSnapshot, ...]
+    started: tuple[int, ...]  # pids first seen in this tick
+    ended: tuple[ProcessSnapshot, ...]  # last figures of members gone since the previous tick
+    cpu_user_seconds: float  # cumulative for the whole tree, finished processes included
+    cpu_system_seconds: float
+    io_read_bytes: int  # cumulative, finished processes included
+    io_write_bytes: int
+    rss_bytes: int  # sum over live members
+    hwm_bytes: int  # sum of VmHWM over live members
+    pss_bytes: int | None  # sum of PSS, on PSS ticks only
+    cgroup: CgroupReading | None
+    walk_cpu_seconds: float  # what this walk cost this thread
+
+    @property
+    def cpu_seconds(self) -> float:
+        return self.cpu_user_seconds + self.cpu_system_seconds
+
+
+def _read(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 8192)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if len(chunk) < 8192:
+                break
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def boot_time(proc: str = "/proc") -> float:
+    for line in _read(f"{proc}/stat").splitlines():
+        if line.startswith(b"btime "):
+            return float(line.split()[1])
+    return time.time() - time.monotonic()
+
+
+@dataclass(frozen=True)
+class _Stat:
+    ppid: int
+    pgid: int
+    sid: int
+    state: str
+    start_ticks: int
+    utime: int
+    stime: int
+    cutime: int
+    cstime: int
+    rss_pages: int
+
+
+def _parse_stat(data: bytes) -> _Stat:
+    # The command name is in parentheses and may itself contain spaces or ')'.
+    rest = data[data.rindex(b")") + 2 :].split()
+    return _Stat(
+        ppid=int(rest[1]),
+        pgid=int(rest[2]),
+        sid=int(rest[3]),
+        state=rest[0].decode(),
+        start_ticks=int(rest[19]),
+        utime=int(rest[11]),
+        stime=int(rest[12]),
+        cutime=int(rest[13]),
+        cstime=int(rest[14]),
+        rss_pages=int(rest[21]),
+    )
+
+
+def _parse_status(data: bytes) -> tuple[str, int, int, int]:
+    """(name, VmRSS bytes, VmHWM bytes, threads); zombies have no Vm* lines."""
+    name = ""
+    rss = hwm = 0
+    threads = 1
+    for line in data.split(b"\n"):
+        if line.startswith(b"Name:"):
+            name = line[5:].strip().decode(errors="replace")
+        elif line.startswith(b"VmHWM:"):
+            hwm = int(line.split()[1]) * 1024
+        elif line.startswith(b"VmRSS:"):
+            rss = int(line.split()[1]) * 1024
+        elif line.startswith(b"Threads:"):
+            threads = int(line.split()[1])
+            break  # Threads comes after every field we need
+    return name, rss, hwm, threads
+
+
+def _parse_io(data: bytes) -> tuple[int, int]:
+    read = write = cancelled = 0
+    for line in data.split(b"\n"):
+        if line.startswith(b"read_bytes:"):
+            read = int(line.split()[1])
+        elif line.startswith(b"write_bytes:"):
+            write = int(line.split()[1])
+        elif line.startswith(b"cancelled_write_bytes:"):
+            cancelled = int(line.split()[1])
+    # Pages written and then truncated before writeback never reached the disk.
+    return read, max(0, write - cancelled)
+
+
+def _parse_pss(data: bytes) -> int | None:
+    for line in data.split(b"\n"):
+        if line.startswith(b"Pss:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+@dataclass
+class _Member:
+    start_ticks: int
+    last: ProcessSnapshot | None
+
+
+class ProcessTree:
+    """Walks the build's tree; one instance per monitored run, used by one thread."""
+
+    def __init__(
+        self,
+        *,
+        session_pid: int | None = None,
+        cgroup: CgroupView | None = None,
+        pss_every: int = 10,
+        proc: str = "/proc",
+    ) -> None:
+        self._proc = proc
+        self._session_pid = os.getpid() if session_pid is None else session_pid
+        self._cgroup = cgroup
+        self._pss_every = max(0, pss_every)
+        self._boot = boot_time(proc)
+        self._root: int | None = None
+        self._root_pgid: int | None = None
+        self._root_sid: int | None = None
+        self._members: dict[int, _Member] = {}
+        self._foreign: set[int] = set()
+        self._ticks = 0
+        self._retired_user = 0.0
+        self._retired_system = 0.0
+        self._retired_read = 0
+        self._retired_write = 0
+        self._max_user = 0.0
+        self._max_system = 0.0
+        self._max_read = 0
+        self._max_write = 0
+        self._reaped: set[int] = set()
+
+    @property
+    def root(self) -> int | None:
+        return self._root
+
+    def set_root(self, pid: int) -> None:
+        """The build process: a child of the session, the leader of its own process group."""
+        self._root = pid
+        try:
+            stat = _parse_stat(_read(f"{self._proc}/{pid}/stat"))
+        except (OSError, ValueError, IndexError):
+            self._root_pgid = self._root_sid = pid
+            return
+        self._root_pgid, self._root_sid = stat.pgid, stat.sid
+        self._members[pid] = _Member(stat.start_ticks, None)
+        self._foreign.discard(pid)
+
+    def member_pids(self) -> list[int]:
+        return list(self._members)
+
+    def account_reaped(self, pid: int, usage: resource.struct_rusage) -> None:
+        """The session reaped ``pid`` (the root or an adopted orphan) with ``os.wait4``.
+
+        rusage covers the process and every descendant it reaped, up to its exit,
+        which is more than its last /proc figures.
+        """
+        if pid in self._reaped:
+            return
+        self._reaped.add(pid)
+        self._retired_user += usage.ru_utime
+        self._retired_system += usage.ru_stime
+        self._retired_read += usage.ru_inblock * 512
+        self._retired_write += usage.ru_oublock * 512
+
+    def _is_candidate(self, pid: int, stat: _Stat, cgroup_pids: set[int]) -> bool:
+        if pid in cgroup_pids:
+            return True
+        if stat.ppid in self._members:
+            return True
+        if stat.ppid == self._session_pid and pid != self._session_pid:
+            # Adopted orphan (we are its subreaper): it kept the build's group or session
+            # (the build runs in a session of its own, so neither is shared with anyone else).
+            return stat.pgid == self._root_pgid or stat.sid == self._root_sid
+        return False
+
+    def walk(self) -> TreeSnapshot:
+        cpu_before = time.thread_time()
+        wall = time.time()
+        mono = time.monotonic()
+        self._ticks += 1
+        pss_tick = self._pss_every > 0 and (self._ticks - 1) % self._pss_every == 0
+        cgroup_reading = self._cgroup.read() if self._cgroup is not None else None
+        cgroup_pids = (
+            set(self._cgroup.pids()) if self._cgroup is not None and self._cgroup.dedicated else set()
+        )
+
+        try:
+            listed = {int(name) for name in os.listdir(self._proc) if name.isdigit()}
+        except OSError:
+            listed = set()
+        self._foreign &= listed  # forget dead foreigners so a reused pid is looked at again
+        listed |= cgroup_pids
+
+        # Resolve new pids: read stat once, decide membership in parent-before-child order.
+        pending: dict[int, _Stat] = {}
+        for pid in listed:
+            if pid in self._members or pid in self._foreign or pid == self._session_pid:
+                continue
+            try:
+                pending[pid] = _parse_stat(_read(f"{self._proc}/{pid}/stat"))
+            except (OSError, ValueError, IndexError):
+                continue
+        started: list[int] = []
+        changed = True
+        while pending and changed:
+            changed = False
+            for pid, stat in list(pending.items()):
+                if self._is_candidate(pid, stat, cgroup_pids):
+                    self._members[pid] = _Member(stat.start_ticks, None)
+                    started.append(pid)
+                    del pending[pid]
+                    changed = True
+        self._foreign.update(pending)
+
+        live: list[ProcessSnapshot] = []
+        ended: list[ProcessSnapshot] = []
+        gone: list[int] = []
+        for pid, member in self._members.items():
+            snap = self._snapshot(pid, member.start_ticks, pss_tick) if pid in listed else None
+            if snap is None:
+                gone.append(pid)
+                if member.last is not None:
+                    ended.append(member.last)
+                continue
+            member.last = snap
+            live.append(snap)
+        live_pids = {p.pid for p in live}
+        for pid in gone:
+            last = self._members.pop(pid).last
+            if last is None:
+                continue
+            if last.ppid in live_pids:
+                continue  # reaped by a live member: now inside its cutime and io
+            if last.ppid == self._session_pid:
+                continue  # reaped by the session, which reports exact rusage
+            self._retired_user += last.user_seconds + last.children_user_seconds
+            self._retired_system += last.system_seconds + last.children_system_seconds
+            self._retired_read += last.read_bytes
+            self._retired_write += last.write_bytes
+
+        user = self._retired_user + sum(p.user_seconds + p.children_user_seconds for p in live)
+        system = self._retired_system + sum(p.system_seconds + p.children_system_seconds for p in live)
+        read = self._retired_read + sum(p.read_bytes for p in live)
+        write = self._retired_write + sum(p.write_bytes for p in live)
+        # Cumulative figures never go down, even when an estimate above was short.
+        self._max_user = max(self._max_user, user)
+        self._max_system = max(self._max_system, system)
+        self._max_read = max(self._max_read, read)
+        self._max_write = max(self._max_write, write)
+        pss: int | None = None
+        if pss_tick:
+            pss = sum(p.pss_bytes or 0 for p in live)
+        return TreeSnapshot(
+            wall_time=wall,
+            monotonic=mono,
+            processes=tuple(live),
+            started=tuple(started),
+            ended=tuple(ended),
+            cpu_user_seconds=self._max_user,
+            cpu_system_seconds=self._max_system,
+            io_read_bytes=self._max_read,
+            io_write_bytes=self._max_write,
+            rss_bytes=sum(p.rss_bytes for p in live),
+            hwm_bytes=sum(p.hwm_bytes for p in live),
+            pss_bytes=pss,
+            cgroup=cgroup_reading,
+            walk_cpu_seconds=time.thread_time() - cpu_before,
+        )
+
+    def _snapshot(self, pid: int, start_ticks: int, pss_tick: bool) -> ProcessSnapshot | None:
+        base = f"{self._proc}/{pid}/"
+        try:
+            stat = _parse_stat(_read(base + "stat"))
+            if stat.start_ticks != start_ticks:
+                return None  # the pid was reused: our member is gone
+            name, rss, hwm, threads = _parse_status(_read(base + "status"))
+        except (OSError, ValueError, IndexError):
+            return None  # vanished mid-walk
+        try:
+            read, write = _parse_io(_read(base + "io"))
+        except (OSError, ValueError, IndexError):
+            read = write = 0
+        pss: int | None = None
+        if pss_tick and stat.state != "Z":
+            try:
+                pss = _parse_pss(_read(base + "smaps_rollup"))
+            except (OSError, ValueError, IndexError):
+                pss = None
+        return ProcessSnapshot(
+            pid=pid,
+            ppid=stat.ppid,
+            pgid=stat.pgid,
+            sid=stat.sid,
+            name=name,
+            state=stat.state,
+            start_time=self._boot + stat.start_ticks / _CLK_TCK,
+            rss_bytes=rss if rss else stat.rss_pages * _PAGE if stat.state != "Z" else 0,
+            hwm_bytes=hwm,
+            pss_bytes=pss,
+            user_seconds=stat.utime / _CLK_TCK,
+            system_seconds=stat.stime / _CLK_TCK,
+            children_user_seconds=stat.cutime / _CLK_TCK,
+            children_system_seconds=stat.cstime / _CLK_TCK,
+            read_bytes=read,
+            write_bytes=write,
+            threads=threads,
+        )
+
+
+def adopted_zombies(
+    tree_pids: Iterable[int], session_pid: int, root: int | None, proc: str = "/proc"
+) -> list[int]:
+    """Zombie children of the session that belong to the build (adopted orphans), root excluded."""
+    found = []
+    for pid in tree_pids:
+        if pid == root:
+            continue
+        try:
+            stat = _parse_stat(_read(f"{proc}/{pid}/stat"))
+        except (OSError, ValueError, IndexError):
+            continue
+        if stat.ppid == session_pid and stat.state == "Z":
+            found.append(pid)
+    return found

@@ -1,0 +1,1 @@
+"""Samplers fed by one process-tree walk per tick (see ``interface.py``)."""

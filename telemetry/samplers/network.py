@@ -1,0 +1,176 @@
+"""Network: bytes received/sent per interface, and the endpoints the tree talked to.
+
+Interface counters (``/proc/net/dev``, this network namespace) are the only
+source that sees every byte, including connections opened and closed between
+two ticks; they are not per process, so inside a shared namespace they include
+other traffic (in a container they are the build's). The interface reported is
+the busiest non-loopback one; loopback only when nothing else moved beyond a
+noise floor (a local test server, or a build that only talks to localhost). On
+loopback every packet is both sent and received, so ``bytes_downloaded`` and
+``bytes_uploaded`` there both count the traffic of both directions.
+
+Connections: TCP sockets in ``/proc/net/tcp{,6}`` are matched to the tree by
+socket inode (``/proc/PID/fd``); the fds are only scanned when a socket not
+seen before appears, so a quiet build costs two small reads per tick.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from telemetry.model import NetworkResult, NetworkSample
+from telemetry.proctree import TreeSnapshot
+from telemetry.samplers.interface import BoundedSeries, FinalFacts, Sampler, SampleRecord, SamplingContext
+
+LOOPBACK = "lo"
+# Below this, a non-loopback interface counts as idle (ARP, DHCP, a monitoring agent).
+NOISE_FLOOR_BYTES = 64 * 1024
+_LISTEN = "0A"
+_TCP_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
+
+
+def parse_net_dev(text: str) -> dict[str, tuple[int, int]]:
+    counters: dict[str, tuple[int, int]] = {}
+    for line in text.splitlines()[2:]:
+        name, sep, rest = line.partition(":")
+        if not sep:
+            continue
+        fields = rest.split()
+        if len(fields) >= 9:
+            counters[name.strip()] = (int(fields[0]), int(fields[8]))
+    return counters
+
+
+def choose_interface(per_interface: Mapping[str, tuple[int, int]]) -> str:
+    others = {n: rx + tx for n, (rx, tx) in per_interface.items() if n != LOOPBACK}
+    busiest = max(others, key=lambda n: others[n], default=None)
+    if busiest is not None and others[busiest] >= NOISE_FLOOR_BYTES:
+        return busiest
+    loop = per_interface.get(LOOPBACK, (0, 0))
+    if sum(loop) > 0:
+        return LOOPBACK
+    return busiest if busiest is not None and others[busiest] > 0 else (busiest or LOOPBACK)
+
+
+def _keep_later(
+    a: tuple[float, dict[str, tuple[int, int]]], b: tuple[float, dict[str, tuple[int, int]]]
+) -> tuple[float, dict[str, tuple[int, int]]]:
+    return b
+
+
+class NetworkSampler(Sampler[NetworkResult]):
+    name = "network"
+
+    def __init__(
+        self, *, capacity: int = 720, net_dev_path: str = "/proc/net/dev", proc: str = "/proc"
+    ) -> None:
+        self._net_dev_path = net_dev_path
+        self._proc = proc
+        self._series: BoundedSeries[tuple[float, dict[str, tuple[int, int]]]] = BoundedSeries(
+            capacity, _keep_later
+        )
+        self._baseline: dict[str, tuple[int, int]] = {}
+        self._deltas: dict[str, tuple[int, int]] = {}
+        self._inode_owner: dict[str, int] = {}  # socket inode -> tree pid
+        self._foreign_inodes: set[str] = set()
+        self._endpoints: set[str] = set()
+
+    def _read_counters(self) -> dict[str, tuple[int, int]]:
+        with open(self._net_dev_path, encoding="ascii") as handle:
+            return parse_net_dev(handle.read())
+
+    def start(self, context: SamplingContext) -> None:
+        self._baseline = self._read_counters()
+
+    def _socket_inodes(self, pids: list[int]) -> dict[str, int]:
+        owners: dict[str, int] = {}
+        for pid in pids:
+            fd_dir = f"{self._proc}/{pid}/fd"
+            try:
+                names = os.listdir(fd_dir)
+            except OSError:
+                continue
+            for name in names:
+                try:
+                    target = os.readlink(f"{fd_dir}/{name}")
+                except OSError:
+                    continue
+                if target.startswith("socket:["):
+                    owners[target[8:-1]] = pid
+        return owners
+
+    def _track_connections(self, tick: TreeSnapshot) -> None:
+        sockets: dict[str, str] = {}  # inode -> remote endpoint
+        for table in _TCP_TABLES:
+            try:
+                with open(table, encoding="ascii") as handle:
+                    lines = handle.read().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if len(fields) < 10 or fields[3] == _LISTEN or fields[9] == "0":
+                    continue
+                sockets[fields[9]] = fields[2]
+        unknown = [i for i in sockets if i not in self._inode_owner and i not in self._foreign_inodes]
+        if unknown:
+            owners = self._socket_inodes([p.pid for p in tick.processes])
+            for inode in unknown:
+                if inode in owners:
+                    self._inode_owner[inode] = owners[inode]
+                else:
+                    self._foreign_inodes.add(inode)
+        for inode, remote in sockets.items():
+            if inode in self._inode_owner:
+                self._endpoints.add(remote)
+        # Forget closed sockets so inode numbers reused later are looked at again.
+        live = set(sockets)
+        self._foreign_inodes &= live
+        self._inode_owner = {i: p for i, p in self._inode_owner.items() if i in live}
+
+    def _update(self) -> None:
+        current = self._read_counters()
+        deltas: dict[str, tuple[int, int]] = {}
+        for name, (rx, tx) in current.items():
+            base_rx, base_tx = self._baseline.get(name, (0, 0))
+            # A counter that went backwards was reset (interface re-created): count from zero.
+            deltas[name] = (rx - base_rx if rx >= base_rx else rx, tx - base_tx if tx >= base_tx else tx)
+        self._deltas = deltas
+
+    def sample(self, tick: TreeSnapshot, now: float) -> SampleRecord | None:
+        self._update()
+        self._track_connections(tick)
+        self._series.append((now, dict(self._deltas)))
+        interface = choose_interface(self._deltas)
+        rx, tx = self._deltas.get(interface, (0, 0))
+        return {
+            "timestamp": round(now, 3),
+            "interface": interface,
+            "bytes_received": rx,
+            "bytes_sent": tx,
+            "connection_count": len(self._endpoints),
+            "per_interface": {n: list(v) for n, v in self._deltas.items() if v != (0, 0)},
+        }
+
+    def finish(self, facts: FinalFacts) -> None:
+        self._update()
+
+    def result(self) -> NetworkResult:
+        interface = choose_interface(self._deltas)
+        rx, tx = self._deltas.get(interface, (0, 0))
+        samples = tuple(
+            NetworkSample(t, counters.get(interface, (0, 0))[0], counters.get(interface, (0, 0))[1])
+            for t, counters in self._series.items()
+        )
+        return NetworkResult(
+            bytes_downloaded=rx,
+            bytes_uploaded=tx,
+            interface=interface,
+            per_interface=dict(self._deltas),
+            connection_count=len(self._endpoints),
+            samples=samples,
+        )
+
+    def empty_result(self) -> NetworkResult:
+        return NetworkResult(0, 0, LOOPBACK, {}, 0, ())

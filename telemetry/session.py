@@ -1,0 +1,719 @@
+"""Run a build as a monitored subprocess and produce ``RunData``.
+
+How a run goes:
+
+1. The telemetry dir is created, the event channel (``events.jsonl``) and the
+   sample logs are truncated; ``TELEMETRY_EVENTS_FILE`` and ``TELEMETRY_DIR``
+   are put in the build's environment.
+2. When permitted, a dedicated memory cgroup is created for the build (exact
+   peaks, OOM counter, a member list for killing stragglers); otherwise our own
+   cgroup is only read. The session becomes a child subreaper
+   (``PR_SET_CHILD_SUBREAPER``) so orphans of the build are re-parented to it,
+   stay visible to the tree walk, and are reaped with their ``rusage``.
+3. The build runs in a new session and process group (``setsid``), stdin from
+   /dev/null, stdout+stderr merged through a pipe: forwarded live to our stdout
+   and the last lines kept for failure analysis. An argv runs without a shell;
+   a shell command runs like a GitHub ``run:`` step, ``bash --noprofile --norc
+   -eo pipefail -c CMD`` (``sh -e -c`` when bash is missing).
+4. A background thread walks the tree every ``sample_interval`` seconds, feeds
+   every sampler, appends one JSON line per sample to ``<name>-samples.log``,
+   and feeds the stage tracker from the event channel.
+5. SIGINT/SIGTERM received by the session are forwarded to the build's process
+   group; after ``kill_grace_seconds`` (or at a second signal) the whole tree —
+   group, cgroup members and walked descendants, including processes that left
+   the group — gets SIGKILL. The run then finalizes with ``cancelled=True``.
+6. At the end: one last tick, samplers finish with the exact ``os.wait4``
+   rusage, leftovers of the build are stopped, and ``RunData`` is returned.
+
+Telemetry never fails the build: a broken sampler is logged in
+``sampler_errors`` and skipped; if the telemetry dir cannot be created the build
+runs unmonitored. With ``enabled=False`` nothing but the command runs: no dir,
+no threads, output inherited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, BinaryIO
+
+from telemetry import events
+from telemetry.cgroup import CgroupView, DedicatedCgroup
+from telemetry.model import ProcessOutcome, RunData, SystemInfo
+from telemetry.proctree import ProcessTree, TreeSnapshot, adopted_zombies
+from telemetry.samplers.cpu import CpuSampler
+from telemetry.samplers.disk import DiskSampler
+from telemetry.samplers.interface import FinalFacts, Sampler, SamplingContext
+from telemetry.samplers.memory import MemorySampler
+from telemetry.samplers.network import NetworkSampler
+from telemetry.samplers.system import collect_system_info
+from telemetry.stages import EventTail, StageTracker
+
+EVENTS_FILENAME = "events.jsonl"
+DIR_ENV_VAR = "TELEMETRY_DIR"
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
+# A sampler that fails this many ticks in a row is skipped for the rest of the run.
+_MAX_CONSECUTIVE_ERRORS = 3
+_MAX_LINE_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    telemetry_dir: Path = Path(".telemetry")
+    sample_interval: float = 1.0
+    enabled: bool = True
+    output_path: str | None = None  # where the build writes (free space); default: cwd
+    env: Mapping[str, str] = field(default_factory=dict)  # extra variables for the build
+    cwd: str | None = None
+    kill_grace_seconds: float = 5.0  # after SIGINT/SIGTERM, before SIGKILL of the tree
+    use_cgroup: bool = True  # create a dedicated memory cgroup when permitted
+    memory_limit_mb: float | None = None  # only with a dedicated cgroup (tests, constrained builds)
+    subreaper: bool = True
+    kill_leftovers: bool = True  # stop processes the build left running when it exits
+    output_tail_lines: int = 200
+    echo_output: bool = True
+    pss_every: int = 10  # PSS (smaps_rollup) every Nth tick; 0 = never
+    series_capacity: int = 720  # samples kept in RAM per sampler (downsampled beyond)
+
+
+class _SampleLog:
+    """Append-only JSON lines, one ``write`` per line: valid up to the last line after a crash."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o644)
+
+    def write(self, record: Mapping[str, object]) -> None:
+        line = json.dumps(record, separators=(",", ":"), ensure_ascii=True, default=str) + "\n"
+        os.write(self._fd, line.encode())
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+
+class _OutputPump(threading.Thread):
+    """Forwards the build's output live and keeps its last lines."""
+
+    def __init__(self, fd: int, sink: BinaryIO | None, tail_lines: int) -> None:
+        super().__init__(name="telemetry-output", daemon=True)
+        self._fd = fd
+        self._sink = sink
+        self._tail: deque[str] = deque(maxlen=max(1, tail_lines))
+        self._partial = b""
+
+    def run(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._fd, 65536)
+            except InterruptedError:
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            if self._sink is not None:
+                try:
+                    self._sink.write(chunk)
+                    self._sink.flush()
+                except (OSError, ValueError):
+                    self._sink = None  # our stdout went away; keep draining the pipe
+            self._keep(chunk)
+        if self._partial:
+            self._add_line(self._partial)
+            self._partial = b""
+
+    def _keep(self, chunk: bytes) -> None:
+        data = self._partial + chunk
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        if len(self._partial) > _MAX_LINE_CHARS * 4:
+            self._partial = self._partial[-_MAX_LINE_CHARS:]
+        for line in lines:
+            self._add_line(line)
+
+    def _add_line(self, raw: bytes) -> None:
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        if "\r" in text:  # progress bars: keep what the terminal would show last
+            text = text.rsplit("\r", 1)[-1]
+        self._tail.append(text[:_MAX_LINE_CHARS])
+
+    def tail(self) -> tuple[str, ...]:
+        return tuple(self._tail)
+
+
+def _libc_prctl() -> Callable[..., int] | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl: Callable[..., int] = libc.prctl
+        return prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _set_subreaper(enable: bool) -> bool | None:
+    """Sets the flag; returns the previous value (None when unsupported)."""
+    prctl = _libc_prctl()
+    if prctl is None:
+        return None
+    previous = ctypes.c_int(0)
+    if prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(previous), 0, 0, 0) != 0:
+        return None
+    if prctl(_PR_SET_CHILD_SUBREAPER, 1 if enable else 0, 0, 0, 0) != 0:
+        return None
+    return bool(previous.value)
+
+
+def _vmstat_oom_kills() -> int | None:
+    try:
+        with open("/proc/vmstat", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def shell_argv(command: str) -> list[str]:
+    """How a shell command runs: like a GitHub Actions ``run:`` step."""
+    bash = shutil.which("bash")
+    if bash is not None:
+        return [bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", command]
+    return ["/bin/sh", "-e", "-c", command]
+
+
+def _resolve(program: str, env: Mapping[str, str], cwd: str | None) -> str | None:
+    """Why the program cannot start, or None (checked before spawning: the cgroup shim exec's it)."""
+    if "/" in program:
+        path = program if os.path.isabs(program) or cwd is None else os.path.join(cwd, program)
+        if not os.path.exists(path):
+            return f"{program}: No such file or directory"
+        if os.path.isdir(path) or not os.access(path, os.X_OK):
+            return f"{program}: Permission denied"
+        return None
+    if shutil.which(program, path=env.get("PATH", os.defpath)) is None:
+        return f"{program}: command not found"
+    return None
+
+
+def _empty_system(output_path: str) -> SystemInfo:
+    try:
+        return collect_system_info(output_path)
+    except OSError:
+        return SystemInfo(os.uname().nodename, os.uname().sysname, os.cpu_count() or 1, 0.0, 0.0)
+
+
+class Session:
+    """One monitored build run. Not reusable across threads; ``run`` may be called again."""
+
+    def __init__(self, options: SessionOptions | None = None, *, output: BinaryIO | None = None) -> None:
+        self.options = options or SessionOptions()
+        self._output = output
+        self._cancel_signal: int | None = None
+        self._kill_deadline: float | None = None
+        self._pgid: int | None = None
+        self._errors: list[str] = []
+
+    # ---- public ---------------------------------------------------------------------------
+
+    def run(self, argv: Sequence[str] | None = None, shell_command: str | None = None) -> RunData:
+        if (argv is None) == (shell_command is None):
+            raise ValueError("give exactly one of argv or shell_command")
+        command = list(argv) if argv is not None else shell_argv(shell_command or "")
+        if not command:
+            raise ValueError("argv must not be empty")
+        self._cancel_signal = None
+        self._kill_deadline = None
+        self._errors = []
+        if not self.options.enabled:
+            return self._run_plain(command)
+        try:
+            telemetry_dir = self.options.telemetry_dir.resolve()
+            telemetry_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self._errors.append(f"session: cannot create telemetry dir: {exc}")
+            return self._run_plain(command)
+        return self._run_monitored(command, telemetry_dir)
+
+    # ---- disabled mode --------------------------------------------------------------------
+
+    def _run_plain(self, command: list[str]) -> RunData:
+        start = time.time()
+        env = {**os.environ, **self.options.env}
+        output_path = self.options.output_path or self.options.cwd or os.getcwd()
+        outcome: ProcessOutcome
+        with self._signals():
+            problem = _resolve(command[0], env, self.options.cwd)
+            if problem is not None:
+                outcome = self._spawn_failed(problem)
+            else:
+                try:
+                    pid = self._spawn(command, env, stdout=None)
+                except OSError as exc:
+                    outcome = self._spawn_failed(str(exc))
+                else:
+                    status, _ = self._wait_root(pid, None, None)
+                    outcome = self._outcome(status, (), oom=False)
+        end = time.time()
+        system = _empty_system(output_path)
+        return RunData(
+            start_time=start,
+            end_time=end,
+            duration_seconds=round(end - start, 3),
+            system=system,
+            memory=MemorySampler().empty_result(),
+            cpu=CpuSampler().empty_result(),
+            network=NetworkSampler().empty_result(),
+            disk=DiskSampler().empty_result(),
+            stages=(),
+            failures=(),
+            outcome=outcome,
+            sampler_errors=tuple(self._errors),
+        )
+
+    # ---- monitored mode -------------------------------------------------------------------
+
+    def _run_monitored(self, command: list[str], telemetry_dir: Path) -> RunData:
+        opts = self.options
+        start = time.time()
+        start_mono = time.monotonic()
+        events_path = telemetry_dir / EVENTS_FILENAME
+        try:
+            events_path.write_bytes(b"")
+        except OSError as exc:
+            self._errors.append(f"session: cannot create {events_path}: {exc}")
+        env = {
+            **os.environ,
+            **opts.env,
+            events.ENV_VAR: str(events_path),
+            DIR_ENV_VAR: str(telemetry_dir),
+        }
+        output_path = os.path.abspath(opts.output_path or opts.cwd or os.getcwd())
+
+        cgroup: CgroupView | None = None
+        dedicated: DedicatedCgroup | None = None
+        if opts.use_cgroup:
+            limit = None if opts.memory_limit_mb is None else int(opts.memory_limit_mb * 1024 * 1024)
+            dedicated = DedicatedCgroup.create(
+                f"telemetry-{os.getpid()}-{time.time_ns()}", memory_limit_bytes=limit
+            )
+        cgroup = dedicated if dedicated is not None else CgroupView.current()
+        oom_before = cgroup.oom_kills() if cgroup is not None else None
+        vmstat_oom_before = _vmstat_oom_kills()
+        previous_subreaper = _set_subreaper(True) if opts.subreaper else None
+
+        try:
+            system = collect_system_info(output_path, cgroup.limit_bytes() if cgroup is not None else None)
+        except OSError:
+            system = _empty_system(output_path)
+
+        samplers: list[Sampler[Any]] = []
+        memory = MemorySampler(capacity=opts.series_capacity)
+        cpu = CpuSampler(capacity=opts.series_capacity)
+        network = NetworkSampler(capacity=opts.series_capacity)
+        disk = DiskSampler(capacity=opts.series_capacity)
+        samplers = [memory, cpu, network, disk]
+        context = SamplingContext(start_time=start, interval=opts.sample_interval, output_path=output_path)
+        logs: dict[str, _SampleLog] = {}
+        for sampler in samplers:
+            try:
+                sampler.start(context)
+            except Exception as exc:
+                self._errors.append(f"{sampler.name}: {type(exc).__name__}: {exc}")
+            try:
+                logs[sampler.name] = _SampleLog(telemetry_dir / f"{sampler.name}-samples.log")
+            except OSError as exc:
+                self._errors.append(f"{sampler.name}: cannot open sample log: {exc}")
+
+        tree = ProcessTree(cgroup=cgroup, pss_every=opts.pss_every)
+        tracker = StageTracker(start)
+        tail = EventTail(str(events_path))
+        monitor = _Monitor(tree, samplers, logs, memory, tracker, tail, opts.sample_interval, self._errors)
+        adopted: list[resource.struct_rusage] = []
+        build_rusage: resource.struct_rusage | None = None
+        output_tail: tuple[str, ...] = ()
+        outcome: ProcessOutcome | None = None
+
+        try:
+            with self._signals():
+                problem = _resolve(command[0], env, opts.cwd)
+                if problem is not None:
+                    outcome = self._spawn_failed(problem)
+                else:
+                    spawn_command = command
+                    if dedicated is not None:
+                        # The shim joins the cgroup before exec'ing the build, so nothing the
+                        # build forks can start outside it; argv is passed through untouched.
+                        shim = '{ echo $$ > "$0"; } 2>/dev/null; exec "$@"'
+                        spawn_command = ["/bin/sh", "-c", shim, dedicated.procs_file, *command]
+                    read_fd, write_fd = os.pipe()
+                    try:
+                        pid = self._spawn(spawn_command, env, stdout=write_fd)
+                    except OSError as exc:
+                        os.close(read_fd)
+                        outcome = self._spawn_failed(str(exc))
+                    else:
+                        os.close(write_fd)
+                        write_fd = -1
+                        sink = self._sink() if opts.echo_output else None
+                        pump = _OutputPump(read_fd, sink, opts.output_tail_lines)
+                        pump.start()
+                        with monitor.lock:
+                            tree.set_root(pid)
+                        monitor.start()
+                        status, build_rusage = self._wait_root(pid, tree, monitor, dedicated)
+                        with monitor.lock:
+                            tree.account_reaped(pid, build_rusage)
+                        self._stop_leftovers(tree, monitor, dedicated, adopted)
+                        monitor.stop()
+                        pump.join(timeout=2.0)
+                        with contextlib.suppress(OSError):
+                            os.close(read_fd)
+                        output_tail = pump.tail()
+                        oom = self._oom_detected(status, cgroup, oom_before, vmstat_oom_before)
+                        outcome = self._outcome(status, output_tail, oom=oom)
+                    finally:
+                        if write_fd >= 0:
+                            with contextlib.suppress(OSError):
+                                os.close(write_fd)
+        except BaseException as exc:  # our own failure: never leave the build running
+            self._errors.append(f"session: {type(exc).__name__}: {exc}")
+            if self._pgid is not None:
+                self._kill_tree(tree, monitor, dedicated)
+            monitor.stop()
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            if outcome is None:
+                outcome = ProcessOutcome(
+                    None, None, False, False, output_tail, f"telemetry session error: {exc}"
+                )
+        finally:
+            monitor.stop()
+            if previous_subreaper is not None and not previous_subreaper:
+                _set_subreaper(False)
+
+        # Final tick after the build is gone: picks up the reaped rusage and the last events.
+        end = time.time()
+        monitor.final_tick()
+        tracker.feed(tail.read_rest())
+        tracker.close(end)
+        facts = FinalFacts(end_time=end, build_rusage=build_rusage, adopted_rusage=tuple(adopted))
+        results = [self._result(s, facts) for s in samplers]
+        for log in logs.values():
+            log.close()
+        if dedicated is not None and not dedicated.remove():
+            self._errors.append("session: could not remove the build's cgroup (processes left)")
+        if cgroup is not None:
+            cgroup.close()
+        if tail.malformed:
+            self._errors.append(f"stages: {tail.malformed} malformed event line(s) skipped")
+        return RunData(
+            start_time=start,
+            end_time=end,
+            duration_seconds=round(time.monotonic() - start_mono, 3),
+            system=system,
+            memory=results[0],
+            cpu=results[1],
+            network=results[2],
+            disk=results[3],
+            stages=tracker.stages(),
+            failures=tracker.failures(),
+            outcome=outcome,
+            counters=tracker.counters(),
+            sampler_errors=tuple(self._errors + monitor.errors()),
+            telemetry_cpu_seconds=round(monitor.cpu_seconds, 4),
+        )
+
+    # ---- helpers --------------------------------------------------------------------------
+
+    def _sink(self) -> BinaryIO | None:
+        if self._output is not None:
+            return self._output
+        try:
+            sys.stdout.flush()
+            return sys.stdout.buffer
+        except (AttributeError, ValueError, OSError):
+            return None
+
+    def _spawn(self, command: list[str], env: Mapping[str, str], stdout: int | None) -> int:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=subprocess.STDOUT if stdout is not None else None,
+            env=dict(env),
+            cwd=self.options.cwd,
+            start_new_session=True,  # own session and process group: we signal it as a whole
+            close_fds=True,
+        )
+        # The pid is managed with os.wait4 from here on (Popen does not expose rusage);
+        # mark the Popen as finished so it never tries to reap the pid itself.
+        proc.returncode = 0
+        self._pgid = proc.pid
+        return proc.pid
+
+    def _spawn_failed(self, message: str) -> ProcessOutcome:
+        code = 126 if "Permission denied" in message else 127
+        return ProcessOutcome(code, None, False, False, (message,), message)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        now = time.monotonic()
+        if self._cancel_signal is None:
+            self._cancel_signal = signum
+            self._kill_deadline = now + self.options.kill_grace_seconds
+        else:
+            self._kill_deadline = now  # a second signal: stop waiting
+        if self._pgid is not None:
+            with contextlib.suppress(OSError):
+                os.killpg(self._pgid, signum)
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        installed: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    installed[sig] = signal.signal(sig, self._on_signal)
+                except (ValueError, OSError):
+                    continue
+        try:
+            yield
+        finally:
+            for signum, handler in installed.items():
+                with contextlib.suppress(ValueError, OSError):
+                    signal.signal(signum, handler)
+            self._pgid = None
+
+    def _wait_root(
+        self,
+        pid: int,
+        tree: ProcessTree | None,
+        monitor: _Monitor | None,
+        dedicated: DedicatedCgroup | None = None,
+    ) -> tuple[int, resource.struct_rusage]:
+        """Wait for the build root, enforcing the kill deadline; returns (status, rusage)."""
+        pidfd: int | None = None
+        with contextlib.suppress(OSError, AttributeError):
+            pidfd = os.pidfd_open(pid)
+        poller = select.poll()
+        if pidfd is not None:
+            poller.register(pidfd, select.POLLIN)
+        try:
+            while True:
+                done_pid, status, usage = os.wait4(pid, os.WNOHANG)
+                if done_pid == pid:
+                    return status, usage
+                if self._kill_deadline is not None and time.monotonic() >= self._kill_deadline:
+                    self._kill_tree(tree, monitor, dedicated)
+                if pidfd is not None:
+                    poller.poll(100)
+                else:
+                    time.sleep(0.05)
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+
+    def _kill_tree(
+        self, tree: ProcessTree | None, monitor: _Monitor | None, dedicated: DedicatedCgroup | None
+    ) -> None:
+        if self._pgid is not None:
+            with contextlib.suppress(OSError):
+                os.killpg(self._pgid, signal.SIGKILL)
+        if dedicated is not None:
+            dedicated.kill_all(signal.SIGKILL)
+        if tree is not None and monitor is not None:
+            for pid in monitor.fresh_members():
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def _stop_leftovers(
+        self,
+        tree: ProcessTree,
+        monitor: _Monitor,
+        dedicated: DedicatedCgroup | None,
+        adopted: list[resource.struct_rusage],
+    ) -> None:
+        """After the root exited: stop what it left running (if asked), reap adopted orphans."""
+        members = monitor.fresh_members()
+        if members and (self.options.kill_leftovers or self._cancel_signal is not None):
+            sig = signal.SIGKILL if self._cancel_signal is not None else signal.SIGTERM
+            for pid in members:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + min(1.0, self.options.kill_grace_seconds)
+            while time.monotonic() < deadline:
+                self._reap(tree, monitor, adopted)
+                if not monitor.fresh_members(live_only=True):
+                    break
+                time.sleep(0.05)
+            for pid in monitor.fresh_members(live_only=True):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            if dedicated is not None:
+                dedicated.kill_all(signal.SIGKILL)
+            time.sleep(0.02)
+        self._reap(tree, monitor, adopted)
+
+    def _reap(self, tree: ProcessTree, monitor: _Monitor, adopted: list[resource.struct_rusage]) -> None:
+        with monitor.lock:
+            candidates = adopted_zombies(tree.member_pids(), os.getpid(), None)
+        for pid in candidates:
+            with contextlib.suppress(ChildProcessError, OSError):
+                done, _, usage = os.wait4(pid, os.WNOHANG)
+                if done == pid:
+                    adopted.append(usage)
+                    with monitor.lock:
+                        tree.account_reaped(pid, usage)
+
+    def _oom_detected(
+        self, status: int, cgroup: CgroupView | None, before: int | None, vmstat_before: int | None
+    ) -> bool:
+        if cgroup is not None and before is not None:
+            after = cgroup.oom_kills()
+            if after is not None and after > before:
+                return True
+        killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+        if killed and self._cancel_signal is None and vmstat_before is not None:
+            after_vm = _vmstat_oom_kills()
+            return after_vm is not None and after_vm > vmstat_before
+        return False
+
+    def _outcome(self, status: int, tail: tuple[str, ...], *, oom: bool) -> ProcessOutcome:
+        cancelled = self._cancel_signal is not None
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            return ProcessOutcome(None, sig, cancelled, oom, tail)
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
+        # A shell reports a killed child as 128+N; keep the exit code, note the signal.
+        sig_from_code = code - 128 if 128 < code < 128 + 65 else None
+        signal_seen = self._cancel_signal if cancelled else (sig_from_code if oom else None)
+        return ProcessOutcome(code, signal_seen, cancelled, oom, tail)
+
+    def _result(self, sampler: Sampler[Any], facts: FinalFacts) -> Any:
+        try:
+            sampler.finish(facts)
+            return sampler.result()
+        except Exception as exc:
+            self._errors.append(f"{sampler.name}: {type(exc).__name__}: {exc}")
+            return sampler.empty_result()
+
+
+class _Monitor:
+    """The sampling thread: one tree walk per tick feeding every sampler and the stage tracker."""
+
+    def __init__(
+        self,
+        tree: ProcessTree,
+        samplers: list[Sampler[Any]],
+        logs: Mapping[str, _SampleLog],
+        memory: MemorySampler,
+        tracker: StageTracker,
+        tail: EventTail,
+        interval: float,
+        errors: list[str],
+    ) -> None:
+        self.lock = threading.Lock()
+        self._tree = tree
+        self._samplers = samplers
+        self._logs = logs
+        self._memory = memory
+        self._tracker = tracker
+        self._tail = tail
+        self._interval = max(0.01, interval)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failures: dict[str, int] = {}
+        self._disabled: set[str] = set()
+        self._errors: list[str] = []
+        self._session_errors = errors
+        self.cpu_seconds = 0.0  # CPU time the sampling cost (thread time), for the overhead figure
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="telemetry-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10.0)
+        self._thread = None
+
+    def errors(self) -> list[str]:
+        return list(self._errors)
+
+    def fresh_members(self, *, live_only: bool = False) -> list[int]:
+        """Members after a new walk (not fed to samplers: it does not count as a tick)."""
+        with self.lock:
+            try:
+                snapshot = self._tree.walk()
+            except Exception:
+                return self._tree.member_pids()
+        return [p.pid for p in snapshot.processes if not live_only or p.state != "Z"]
+
+    def _loop(self) -> None:
+        begin = time.thread_time()
+        try:
+            while not self._stop.is_set():
+                self.tick()
+                self._stop.wait(self._interval)
+        finally:
+            self.cpu_seconds += time.thread_time() - begin
+
+    def final_tick(self) -> None:
+        begin = time.thread_time()
+        self.tick()
+        self.cpu_seconds += time.thread_time() - begin
+
+    def tick(self) -> None:
+        try:
+            with self.lock:
+                snapshot: TreeSnapshot = self._tree.walk()
+        except Exception as exc:
+            self._note("proctree", exc)
+            return
+        now = snapshot.wall_time
+        for sampler in self._samplers:
+            if sampler.name in self._disabled:
+                continue
+            try:
+                record = sampler.sample(snapshot, now)
+            except Exception as exc:
+                self._note(sampler.name, exc)
+                continue
+            self._failures[sampler.name] = 0
+            log = self._logs.get(sampler.name)
+            if record is not None and log is not None:
+                try:
+                    log.write(record)
+                except OSError as exc:
+                    self._note(sampler.name + "-log", exc)
+        try:
+            self._tracker.tick(now, snapshot.cpu_seconds, self._memory.last_interval_peak_mb)
+            self._tracker.feed(self._tail.read_new())
+        except Exception as exc:
+            self._note("stages", exc)
+
+    def _note(self, name: str, exc: Exception) -> None:
+        message = f"{name}: {type(exc).__name__}: {exc}"
+        if message not in self._errors:
+            self._errors.append(message)
+        count = self._failures.get(name, 0) + 1
+        self._failures[name] = count
+        if count >= _MAX_CONSECUTIVE_ERRORS:
+            self._disabled.add(name)

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""What the container costs a workflow: image build time, image size, and start-up latency.
+
+Prints, measured in one run on this machine:
+
+- the cold build of the repo's Dockerfile (``--no-cache``; the base image cached, which is what
+  a GitHub runner has after its first pull), and the image size;
+- start-up: from the container's start (the runtime's ``StartedAt``) to the build subprocess's
+  first instruction, for a ``command:`` build that records ``$EPOCHREALTIME`` as its very first
+  act (bash's builtin clock: no exec in between), with telemetry on and off; plus podman's own
+  launch overhead (``podman run`` to ``StartedAt``) for comparison;
+- the entrypoint's own figure ("build starts N s after the entrypoint started"), which leaves out
+  the interpreter's start.
+
+Needs root, podman, runc and debootstrap (see /work/shared/CONTAINERS.md):
+
+    .venv/bin/python bench/container_startup.py [--runs 5] [--no-build]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.e2e.image import (  # noqa: E402  (the repo root must be on sys.path first)
+    BASE_IMAGE,
+    RunnerDirs,
+    build_image,
+    ensure_base_image,
+    image_exists,
+    image_size,
+    run_action,
+)
+
+BENCH_IMAGE = "localhost/debian-multiarch-builder:bench"
+MARKER = ".subprocess-started"
+# The build's first act: write bash's own wall clock, without spawning anything.
+COMMAND = f'echo "$EPOCHREALTIME" > {MARKER}'
+_ENTRYPOINT_LINE = re.compile(r"build starts ([0-9.]+) s after the entrypoint started")
+
+
+@dataclass(frozen=True)
+class StartSample:
+    launch_to_started: float  # podman run -> runtime's StartedAt (podman/runc, not ours)
+    started_to_subprocess: float  # StartedAt -> the build's first instruction (ours)
+    entrypoint_internal: float | None  # the entrypoint's own log line
+
+
+def measure_start(image: str, telemetry: bool) -> StartSample:
+    with tempfile.TemporaryDirectory(prefix="startup-") as tmp:
+        dirs = RunnerDirs.create(Path(tmp))
+        run = run_action(
+            image,
+            dirs,
+            inputs={"command": COMMAND, "telemetry-enabled": "true" if telemetry else "false"},
+            # Nothing is fetched; a closed port makes any accidental request fail fast.
+            api_url="http://127.0.0.1:9",
+            record_start=True,
+            timeout=120,
+        )
+        if run.returncode != 0:
+            raise SystemExit(f"container step failed:\n{run.describe()}")
+        if run.container_started_at is None:
+            raise SystemExit("podman did not report the container's start time")
+        subprocess_started = float((dirs.workspace / MARKER).read_text().strip().replace(",", "."))
+        match = _ENTRYPOINT_LINE.search(run.stdout)
+        return StartSample(
+            launch_to_started=run.container_started_at - run.launched_at,
+            started_to_subprocess=subprocess_started - run.container_started_at,
+            entrypoint_internal=float(match.group(1)) if match else None,
+        )
+
+
+def _median(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} s (min {min(values):.3f}, max {max(values):.3f})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=5, help="container starts per variant")
+    parser.add_argument("--no-build", action="store_true", help="reuse the bench image if it exists")
+    args = parser.parse_args()
+
+    base_cached = image_exists(BASE_IMAGE)
+    ensure_base_image()
+    print(f"base image {BASE_IMAGE}: {'cached' if base_cached else 'made with debootstrap now'}")
+
+    if args.no_build and image_exists(BENCH_IMAGE):
+        print(f"image build: skipped (--no-build), reusing {BENCH_IMAGE}")
+    else:
+        built = build_image(BENCH_IMAGE, no_cache=True)
+        print(f"image build (cold, --no-cache, base cached): {built.seconds:.1f} s")
+    size = image_size(BENCH_IMAGE)
+    print(f"image size: {size / 1e6:.1f} MB ({size} bytes; target < 500 MB)")
+
+    # One throwaway start first: the first run after a build pays for page-cache misses.
+    measure_start(BENCH_IMAGE, telemetry=True)
+    for telemetry in (True, False):
+        samples = [measure_start(BENCH_IMAGE, telemetry) for _ in range(args.runs)]
+        label = "telemetry on " if telemetry else "telemetry off"
+        print(f"\nstart-up, {label} ({args.runs} runs, median):")
+        print(
+            f"  container start -> build subprocess : {_median([s.started_to_subprocess for s in samples])}"
+        )
+        internal = [s.entrypoint_internal for s in samples if s.entrypoint_internal is not None]
+        if internal:
+            print(f"  of which inside the entrypoint's main: {_median(internal)}")
+        print(f"  podman run -> container start (podman): {_median([s.launch_to_started for s in samples])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

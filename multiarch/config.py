@@ -59,6 +59,7 @@ from ruamel.yaml.events import (
     NodeEvent,
     ScalarEvent,
 )
+from ruamel.yaml.reader import ReaderError
 
 from multiarch import suites as suite_table
 from multiarch.errors import ConfigError
@@ -444,9 +445,16 @@ def _read_text(path: Path) -> str:
 _CORE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
 
 
-def _yaml_error(exc: Exception, file: str) -> ConfigError:
+def _yaml_error(exc: Exception, file: str, text: str) -> ConfigError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else None
+    position = getattr(exc, "position", None)
+    if isinstance(exc, ReaderError) and isinstance(position, int):
+        # The reader reports a character offset, not a mark.
+        line = text.count("\n", 0, position) + 1
+        return ConfigError(
+            f"character U+{exc.character:04X} is not allowed in YAML ({exc.reason})", file=file, line=line
+        )
     problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
     context = getattr(exc, "context", None)
     message = f"YAML syntax error: {problem}" + (f" ({context})" if context and context != problem else "")
@@ -595,7 +603,7 @@ def _load_yaml(path: Path) -> tuple[dict[str, Any], dict[PathKey, int]]:
     except ConfigError:
         raise
     except YAMLError as exc:
-        raise _yaml_error(exc, file) from None
+        raise _yaml_error(exc, file, text) from None
     except RecursionError:
         raise ConfigError("nested too deeply", file=file) from None
     except Exception as exc:
@@ -706,19 +714,21 @@ _TYPE_NAMES = {
 
 
 def _validate_schema(document: dict[str, Any], lines: Mapping[PathKey, int], file: str) -> None:
-    errors = list(_validator().iter_errors(document))
+    errors = [
+        (_schema_error(e, lines, file), e.validator == "required", len(e.absolute_path))
+        for e in _validator().iter_errors(document)
+    ]
     if not errors:
         return
 
-    def position(err: ValidationError) -> tuple[int, int]:
-        # Report the problem nearest the top of the file first; deeper errors first on the
-        # same line because they are more specific than their parents'.
-        path: PathKey = tuple(err.absolute_path)
-        line = _line_for(path, lines) or 0
-        return (line, -len(path))
+    def position(item: tuple[ConfigError, bool, int]) -> tuple[bool, float, int]:
+        # Report the problem nearest the top of the file first; missing settings last, since
+        # a misspelt key (reported with a hint) is the usual reason a setting is missing;
+        # deeper errors first on the same line: they are more specific.
+        err, missing, depth = item
+        return (missing, err.line if err.line is not None else float("inf"), -depth)
 
-    first = min(errors, key=position)
-    raise _schema_error(first, lines, file)
+    raise min(errors, key=position)[0]
 
 
 # --------------------------------------------------------------------------- semantics

@@ -210,7 +210,7 @@ def _grid_section(outcome: ActionOutcome) -> str | None:
         if job.status == "success":
             size = human_bytes(job.size) if job.size else ""
             lint = _lintian_cell(job.lintian)
-            cells[(job.arch, job.suite)] = " · ".join(x for x in ("✅", size, lint) if x)
+            cells[(job.arch, job.suite)] = "✅ " + " · ".join(x for x in (size, lint) if x)
         else:
             cells[(job.arch, job.suite)] = f"❌ {escape_cell(job.failure_category or 'failed')}"
     header = "| arch \\ suite | " + " | ".join(escape_cell(s) for s in suites) + " |"
@@ -279,7 +279,7 @@ def _regression_section(outcome: ActionOutcome) -> str | None:
     if not t.has_baseline:
         lines.append(
             "No baseline yet: run once with `save-baseline: true` to compare later builds"
-            f" (a regression is an increase of more than {outcome.regression_threshold:g} %)."
+            f" (a regression is an increase of {outcome.regression_threshold:g} % or more)."
         )
     elif t.regressions:
         verdict = "fails this step" if outcome.fail_on_regression else "is reported as a warning"

@@ -1,0 +1,321 @@
+"""The job summary: every SPEC 5.6 part, safe Markdown and Mermaid, and the 1 MiB cap."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from action.builder_result import BuilderResult, JobResult, LintianCounts, SkippedArch
+from action.job_summary import (
+    GITHUB_SUMMARY_LIMIT,
+    SUMMARY_LIMIT,
+    Section,
+    code_block,
+    downsample_max,
+    fit,
+    render,
+    write_job_summary,
+)
+from action.outcome import ActionOutcome, FailureInfo, ProducedPackage, TelemetryFigures
+from telemetry.model import CpuSample, MemorySample, StageRecord
+from tests.telemetry.factories import T0, make_run
+
+
+def figures(**overrides: object) -> TelemetryFigures:
+    values: dict[str, object] = {
+        "directory": ".telemetry",
+        "duration_seconds": 420.4,
+        "peak_memory_mb": 2047.6,
+        "peak_memory_source": "process_hwm",
+        "network_downloaded_bytes": 52_428_800,
+        "network_uploaded_bytes": 1_048_576,
+        "network_interface": "eth0",
+        "cpu_user_seconds": 371.0,
+        "cpu_system_seconds": 12.5,
+        "cpu_average_percent": 91.3,
+        "disk_read_bytes": 1_000_000,
+        "disk_write_bytes": 250_000_000,
+        "regressions": (),
+        "baseline_comparison": {},
+        "performance_score": 100.0,
+        "has_baseline": False,
+        "baseline_saved": False,
+    }
+    values.update(overrides)
+    return TelemetryFigures(**values)  # type: ignore[arg-type]
+
+
+def job(arch: str, suite: str, ok: bool = True, **overrides: object) -> JobResult:
+    values: dict[str, object] = {
+        "arch": arch,
+        "suite": suite,
+        "status": "success" if ok else "failure",
+        "version": "1.0.0-1+deb13",
+        "package_path": f"/ws/dist/hello_{arch}_{suite}.deb" if ok else "",
+        "size": 2048 if ok else 0,
+        "sha256": "cd" * 32 if ok else "",
+        "reason": "" if ok else "checksum mismatch for hello.tar.gz",
+        "failure_category": None if ok else "security",
+        "lintian": LintianCounts(0, 0, 0, ()) if ok else None,
+        "duration_seconds": 1.5,
+    }
+    values.update(overrides)
+    return JobResult(**values)  # type: ignore[arg-type]
+
+
+def result(jobs: tuple[JobResult, ...], skipped: tuple[SkippedArch, ...] = ()) -> BuilderResult:
+    failed = [j for j in jobs if j.status != "success"]
+    status = "success" if not failed else "partial" if len(failed) < len(jobs) else "failure"
+    return BuilderResult("hello", "v1.0.0", "1.0.0", "1", status, jobs, skipped, None)
+
+
+def outcome(**overrides: object) -> ActionOutcome:
+    jobs = tuple(job(a, s) for a in ("amd64", "arm64", "armhf") for s in ("bookworm", "trixie"))
+    values: dict[str, object] = {
+        "status": "success",
+        "mode": "builder",
+        "package": "hello",
+        "version": "1.0.0",
+        "packages": tuple(
+            ProducedPackage(
+                f"dist/hello_{j.arch}_{j.suite}.deb", j.arch, j.suite, j.version, 2048, j.sha256, None
+            )
+            for j in jobs
+        ),
+        "result": result(jobs),
+        "failure": None,
+        "telemetry": figures(),
+        "duration_seconds": 420.4,
+        "exit_code": 0,
+        "run": make_run(),
+    }
+    values.update(overrides)
+    return ActionOutcome(**values)  # type: ignore[arg-type]
+
+
+def mermaid_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```mermaid\n(.*?)\n```", markdown, flags=re.S)
+
+
+def assert_fences_balanced(markdown: str) -> None:
+    open_fence: str | None = None
+    for line in markdown.splitlines():
+        m = re.match(r"^(`{3,})", line)
+        if not m:
+            continue
+        if open_fence is None:
+            open_fence = m.group(1)
+        elif line.strip() == open_fence:
+            open_fence = None
+    assert open_fence is None, "a code fence is left open"
+
+
+def test_success_summary_has_every_part() -> None:
+    md = render(outcome(), "dist/build-summary.json")
+    assert md.startswith("## ✅ hello 1.0.0: success")
+    assert "**6** packages built" in md
+    # the grid: arch rows × suite columns with size and lintian
+    assert "| arch \\ suite | bookworm | trixie |" in md
+    assert "| **arm64** | ✅ 2.0 KiB · lintian ✓ | ✅ 2.0 KiB · lintian ✓ |" in md
+    # headline telemetry
+    assert "| Peak memory | 2047.6 MB (source: `process_hwm`) |" in md
+    assert "↓ 50.0 MiB, ↑ 1.0 MiB on `eth0`" in md
+    assert "100/100, no baseline" in md
+    # charts: gantt for stages, xychart-beta for memory and CPU
+    blocks = mermaid_blocks(md)
+    assert blocks[0].startswith("gantt\n")
+    assert "dateFormat x" in blocks[0]
+    assert "architecture_arm64 (220.4s) :done, " in blocks[0]
+    assert sum(b.startswith("xychart-beta") for b in blocks) == 2
+    assert "line [512.0, 768.0, 1024.0, 1280.0]" in md
+    assert "No baseline yet" in md
+    assert "`dist/build-summary.json`" in md
+    assert_fences_balanced(md)
+    assert "Failure" not in md
+
+
+def test_gantt_tasks_have_valid_start_and_end() -> None:
+    md = render(outcome(), "s.json")
+    gantt = mermaid_blocks(md)[0]
+    tasks = re.findall(r"^    (.+?) :(done|crit|active), (\d+), (\d+)$", gantt, flags=re.M)
+    assert len(tasks) == 3
+    for _, _, start, end in tasks:
+        assert int(end) > int(start) >= int(T0 * 1000)
+    assert "section architecture" in gantt
+
+
+def test_failure_summary_shows_category_reason_and_remediation() -> None:
+    failure = FailureInfo(
+        category="network",
+        reason="curl: (22) The requested URL returned error: 503\n```\nnested fence",
+        stage="download_amd64",
+        remediation=("Retry the job: 503 is usually transient.", "Check https://www.githubstatus.com/"),
+        exit_code=1,
+        transient=True,
+    )
+    md = render(outcome(status="failure", failure=failure, packages=(), exit_code=1), "s.json")
+    assert md.startswith("## ❌ hello 1.0.0: failure")
+    assert "### Failure: network" in md
+    assert "- **Stage:** `download_amd64`" in md
+    assert "transient (a retry may succeed)" in md
+    assert "````text\ncurl: (22)" in md  # the fence is longer than the reason's own backticks
+    assert "1. Retry the job: 503 is usually transient." in md
+    assert_fences_balanced(md)
+
+
+def test_partial_build_grid_marks_failed_and_skipped() -> None:
+    jobs = (job("amd64", "trixie"), job("arm64", "trixie", ok=False))
+    res = result(jobs, skipped=(SkippedArch("riscv64", "no release asset matches riscv64"),))
+    failure = FailureInfo(category="security", reason="arm64/trixie: checksum mismatch")
+    md = render(outcome(status="partial", result=res, failure=failure, exit_code=1), "s.json")
+    assert "## ⚠️ hello 1.0.0: partial" in md
+    assert "| **arm64** | ❌ security |" in md
+    assert "| **riscv64** | ⏭️ |" in md
+    assert "- **riscv64**: no release asset matches riscv64" in md
+    assert "- **arm64/trixie** (security): checksum mismatch for hello.tar.gz" in md
+
+
+def test_configuration_error_names_file_line_and_field() -> None:
+    failure = FailureInfo(
+        category="configuration",
+        reason="unknown key 'architecure'; did you mean 'architectures'?",
+        stage="configuration",
+        file="package.yaml",
+        line=7,
+        field="architecure",
+    )
+    res = BuilderResult("", "v1", "", "1", "failure", (), (), None)
+    md = render(outcome(status="failure", result=res, failure=failure, packages=(), exit_code=2), "s.json")
+    assert "- **Where:** `package.yaml, line 7` (field `architecure`)" in md
+
+
+def test_invalid_inputs_are_listed() -> None:
+    md = render(
+        outcome(
+            status="failure",
+            result=None,
+            run=None,
+            telemetry=None,
+            packages=(),
+            input_problems=(("max-parallel", "'abc' is not `auto` or a whole number"),),
+        ),
+        "s.json",
+    )
+    assert "### Failure: configuration" in md
+    assert "- `max-parallel`: 'abc' is not \\`auto\\` or a whole number" in md
+
+
+def test_cancelled_run_says_so_without_a_failure_section() -> None:
+    failure = FailureInfo(category="unknown", reason="killed")
+    md = render(outcome(status="cancelled", failure=failure, exit_code=143), "s.json")
+    assert md.startswith("## ⏹️ hello 1.0.0: cancelled")
+    assert "was cancelled" in md
+    assert "### Failure" not in md
+
+
+def test_regressions_are_listed_with_the_comparison() -> None:
+    t = figures(
+        regressions=("Build duration increased by 25%",),
+        baseline_comparison={"duration_diff_percent": 25.0, "memory_diff_percent": 3.0},
+        performance_score=75.0,
+        has_baseline=True,
+    )
+    md = render(outcome(telemetry=t, fail_on_regression=True), "s.json")
+    assert "**Regression detected** (fails this step; threshold 20 %)" in md
+    assert "- Build duration increased by 25%" in md
+    assert "| duration | +25.0 % |" in md
+    assert "75/100" in md and "no baseline" not in md
+
+
+def test_without_telemetry_there_are_no_charts() -> None:
+    md = render(outcome(telemetry=None, run=None), "s.json")
+    assert "Telemetry was disabled" in md
+    assert "```mermaid" not in md
+
+
+def test_untrusted_text_cannot_inject_markup() -> None:
+    jobs = (job("amd64", "trixie", ok=False, reason="<script>alert(1)</script> | pipe\nnewline"),)
+    failure = FailureInfo(category="packaging", reason="x")
+    md = render(outcome(status="failure", result=result(jobs), failure=failure, packages=()), "s.json")
+    assert "<script>" not in md
+    assert "&lt;script&gt;" in md
+    # stage names with Mermaid syntax characters are cleaned
+    stages = (StageRecord('evil: "name"; # x', "failure", T0, T0 + 1, 1.0),)
+    md = render(outcome(run=make_run(stages=stages)), "s.json")
+    gantt = mermaid_blocks(md)[0]
+    assert "evil name x (1.0s) :crit, " in gantt
+
+
+def test_long_series_are_downsampled_keeping_the_peak() -> None:
+    values = [10.0] * 10_000
+    values[7777] = 999.0
+    points = downsample_max(values, 60)
+    assert len(points) == 60 and max(points) == 999.0
+    memory = tuple(MemorySample(T0 + i, 100.0 + (900.0 if i == 4321 else 0.0), 0.0) for i in range(20_000))
+    cpu = tuple(CpuSample(T0 + i, 50.0, 10.0) for i in range(20_000))
+    run = make_run(duration=20_000.0)
+    run = replace(run, memory=replace(run.memory, samples=memory), cpu=replace(run.cpu, samples=cpu))
+    md = render(outcome(run=run), "s.json")
+    line = re.search(r"line \[(.*?)\]", md)
+    assert line is not None
+    assert len(line.group(1).split(", ")) <= 60 and "1000.0" in line.group(1)
+
+
+def test_many_stages_are_capped() -> None:
+    stages = tuple(
+        StageRecord(f"job_{i}", "success", T0 + i, T0 + i + 1 + i % 7, 1 + i % 7) for i in range(500)
+    )
+    md = render(outcome(run=make_run(stages=stages)), "s.json")
+    gantt = mermaid_blocks(md)[0]
+    assert len(re.findall(r":done, ", gantt)) == 40
+    assert "460 shorter stages are not drawn" in md
+
+
+# ---------------------------------------------------------------- the size cap
+
+
+def test_a_huge_failure_stays_under_the_cap_and_valid() -> None:
+    many = tuple(job(f"arch{i}", f"suite{i % 50}", ok=False, reason="E: " + "x" * 3000) for i in range(2000))
+    failure = FailureInfo(category="packaging", reason="```\n" + "y" * 2_000_000)
+    md = render(outcome(status="failure", result=result(many), failure=failure, packages=()), "s.json")
+    assert len(md.encode()) <= SUMMARY_LIMIT
+    assert md.startswith("## ❌ hello 1.0.0: failure")
+    assert "### Failure: packaging" in md  # the most important parts survive
+    assert "left out to stay under GitHub's 1 MiB" in md or "truncated" in md
+    assert_fences_balanced(md)
+
+
+def test_fit_drops_least_important_sections_first() -> None:
+    parts = [Section(0, "# title"), Section(5, "a" * 500), Section(1, "b" * 100), Section(9, "c" * 600)]
+    text = fit(parts, limit=800)
+    assert "# title" in text and "b" * 100 in text and "a" * 500 in text and "c" * 600 not in text
+    assert "1 section(s) left out" in text
+
+
+def test_hard_cut_closes_an_open_fence_and_keeps_utf8() -> None:
+    parts = [Section(0, "# t\n\n" + code_block("é" * 5000 + "\n" + "ü" * 5000))]
+    text = fit(parts, limit=3000)
+    assert len(text.encode()) <= 3000
+    text.encode("utf-8").decode("utf-8")
+    assert_fences_balanced(text)
+    assert "truncated" in text
+
+
+def test_write_appends_and_respects_what_is_already_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = tmp_path / "step_summary_1"
+    summary.write_text("x" * (GITHUB_SUMMARY_LIMIT - 50_000))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    big = FailureInfo(category="packaging", reason="z" * 900_000)
+    assert write_job_summary(outcome(status="failure", failure=big), "s.json") == summary
+    assert summary.stat().st_size < GITHUB_SUMMARY_LIMIT
+    assert summary.read_text().startswith("x" * 100)
+
+
+def test_no_summary_file_means_nothing_is_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    assert write_job_summary(outcome(), "s.json") is None

@@ -7,7 +7,8 @@ the ``failed`` jobs, ``skipped`` architectures and an ``error`` for failures
 before any job. The ``telemetry`` block is the telemetry report's own, copied
 as is, so the file and ``.telemetry/metrics.json`` can't disagree.
 
-Written atomically (temporary file + rename) and in every case: on invalid
+The shape is ``schemas/build-summary.schema.json``; ``telemetry`` is null when
+telemetry is disabled. Written atomically (temporary file + rename) and in every case: on invalid
 inputs, configuration errors, crashes of the builder and cancellation, so a
 later ``if: always()`` step can always read it.
 """
@@ -37,23 +38,6 @@ def _lintian(outcome_lintian: object) -> dict[str, object] | None:
         "warnings": outcome_lintian.warnings,
         "info": outcome_lintian.info,
         "tags": list(outcome_lintian.tags),
-    }
-
-
-def empty_telemetry_block(outcome: ActionOutcome) -> dict[str, object]:
-    """The guide's telemetry fields when no report exists (telemetry disabled or inputs invalid).
-
-    Same keys and types as the report's block so that jq snippets keep working;
-    only the duration is known without the samplers.
-    """
-    return {
-        "enabled": False,
-        "build_duration_seconds": round(outcome.duration_seconds, 3),
-        "peak_memory_mb": 0,
-        "network_downloaded_bytes": 0,
-        "network_uploaded_bytes": 0,
-        "failure_category": outcome.failure_category,
-        "performance_regressions": [],
     }
 
 
@@ -103,11 +87,10 @@ def summary_document(outcome: ActionOutcome) -> dict[str, object]:
             "transient": bool(failure.transient),
             "remediation": list(failure.remediation),
         }
-    telemetry: dict[str, object]
+    # null without telemetry (disabled, or inputs invalid): zeros would read as measurements.
+    telemetry: dict[str, object] | None = None
     if outcome.telemetry is not None and outcome.telemetry.summary_block:
         telemetry = dict(outcome.telemetry.summary_block)
-    else:
-        telemetry = empty_telemetry_block(outcome)
     return {
         "schema": SCHEMA_VERSION,
         "package": outcome.package,
@@ -117,7 +100,7 @@ def summary_document(outcome: ActionOutcome) -> dict[str, object]:
         "status": outcome.status,
         "packages": [
             {
-                "file": p.path,
+                "path": p.path,
                 "arch": p.arch,
                 "suite": p.suite,
                 "version": p.version,

@@ -171,6 +171,8 @@ def new_debs(before: DebSnapshot, after: DebSnapshot, workspace: Path) -> tuple[
             continue  # untouched since before the build: stale, not this run's
         arch, version = _deb_name_parts(Path(path).name)
         digest = _sha256(Path(path))
+        if not digest:
+            continue  # vanished or unreadable since the snapshot: not a package anyone can use
         produced.append(
             ProducedPackage(
                 path=relative_to_workspace(path, workspace),

@@ -33,6 +33,16 @@ def _log(message: str) -> None:
     sys.stdout.flush()
 
 
+def _cancel_signal(killed_by: int | None, exit_code: int | None) -> int | None:
+    """The signal that cancelled the run (the session handled it, so we only see its effect)."""
+    if killed_by is not None:
+        return killed_by
+    # A build that handles the signal itself exits 128 + signal, as the builder does (130/143).
+    if exit_code is not None and exit_code - 128 in (signal.SIGINT, signal.SIGTERM):
+        return exit_code - 128
+    return None
+
+
 def run_build(inputs: ActionInputs, cancel: CancelState, *, started: float) -> ActionOutcome:
     # Private scratch space outside the workspace: the result file and the command-mode
     # python shim must not end up in the user's repository or artifacts.
@@ -67,7 +77,8 @@ def _run(inputs: ActionInputs, cancel: CancelState, scratch: Path, started: floa
                 cancelled=cancelled,
                 duration_seconds=run.duration_seconds,
                 spawn_error=process.spawn_error,
-                cancel_signal=cancel.signum or (process.signal if cancelled else None),
+                cancel_signal=cancel.signum
+                or (_cancel_signal(process.signal, process.exit_code) if cancelled else None),
             )
         else:
             _log(f"[action] build starts {time.monotonic() - started:.3f} s after the entrypoint started")

@@ -72,7 +72,8 @@ class PlainRun:
 
 
 def shell_argv(command: str) -> list[str]:
-    # Like a workflow's `run:` step: bash with -e (fail on the first failing command), sh without bash.
+    # Like a workflow's `run:` step, and the same as telemetry.session.shell_argv (not imported:
+    # with telemetry off, the session module and its samplers are never loaded).
     bash = shutil.which("bash")
     if bash:
         return [bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", command]

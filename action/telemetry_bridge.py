@@ -31,8 +31,11 @@ def run_session(invocation: BuildInvocation, inputs: ActionInputs) -> RunData:
     options = SessionOptions(
         telemetry_dir=inputs.telemetry_dir.absolute,
         sample_interval=inputs.sample_interval,
+        # The session lays these over its own environment; the token input is already
+        # gone from it (inputs.mask_token), so the token reaches the build only as GITHUB_TOKEN.
         env=dict(invocation.env),
-        cwd=invocation.cwd,
+        cwd=str(invocation.cwd),
+        output_path=str(inputs.output_dir.absolute),
     )
     session = Session(options)
     if invocation.argv is not None:

@@ -1,0 +1,596 @@
+"""The guide's telemetry functions as a Python API; the CLI (``python -m telemetry``) calls these.
+
+Three modes, decided per call from the environment (no module state):
+
+- disabled: ``TELEMETRY_ENABLED=false`` (also ``0``/``no``/``off``): every call
+  returns at once and touches nothing.
+- session: inside a monitored build (``TELEMETRY_EVENTS_FILE`` is set by
+  ``telemetry.session``): stage and failure calls become events on the
+  channel; the session measures and finalizes, so ``init``/``finalize`` do
+  nothing here.
+- standalone: no session (a shell build script using the CLI directly): state
+  is kept under ``$TELEMETRY_DIR`` (default ``.telemetry``): ``session.json``
+  (what ``init`` saw), ``events.jsonl`` (the same event lines a session
+  reads) and ``memory-samples.log`` (one sample per call). ``finalize`` turns
+  them into a ``RunData`` and hands it to the same reporters as a session.
+
+What standalone mode can measure without samplers, and how each figure is labelled:
+duration (wall clock from ``init``); memory sampled at every call over the
+caller's process tree (``sampled_tree_rss``), the sum of the tree's per-process
+high-water marks at the busiest call (``process_hwm``) and the largest
+descendant's max RSS from ``RUSAGE_CHILDREN`` of the calling process
+(``rusage_children``: meaningful when the Python API runs in the build's own
+process); CPU time of the caller including its waited-for children (from
+``/proc``: a shell counts the commands it ran); disk I/O of the caller including
+waited-for children; free space before and after. Network: 0 bytes on interface
+``unknown`` (per-interface counters are system-wide; without a session they
+cannot be attributed to the build).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import shutil
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from telemetry import events as channel
+
+if TYPE_CHECKING:
+    from telemetry.baseline import Comparison
+    from telemetry.model import RunData
+    from telemetry.report import TelemetryReport
+
+ENV_ENABLED: Final = "TELEMETRY_ENABLED"
+ENV_DIR: Final = "TELEMETRY_DIR"
+ENV_SAVE_BASELINE: Final = "SAVE_BASELINE"
+ENV_THRESHOLD: Final = "REGRESSION_THRESHOLD"
+DEFAULT_DIR: Final = ".telemetry"
+STATE_FILE: Final = "session.json"
+EVENTS_FILE: Final = "events.jsonl"
+SAMPLES_FILE: Final = "memory-samples.log"
+_MB: Final = 1024 * 1024
+
+_FALSE: Final = frozenset({"false", "0", "no", "off", "disabled"})
+_TRUE: Final = frozenset({"true", "1", "yes", "on", "enabled"})
+
+
+class TelemetryStateError(RuntimeError):
+    """A standalone call needs a file that is missing or unreadable (e.g. summary before finalize)."""
+
+
+@dataclass(frozen=True)
+class TelemetryConfig:
+    enabled: bool
+    directory: Path
+    save_baseline: bool
+    threshold: float
+    events_path: str | None  # the enclosing session's channel, if any
+
+    @property
+    def mode(self) -> str:
+        if not self.enabled:
+            return "disabled"
+        return "session" if self.events_path else "standalone"
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, directory: str | None = None
+    ) -> TelemetryConfig:
+        env = os.environ if environ is None else environ
+        threshold_text = env.get(ENV_THRESHOLD, "").strip()
+        try:
+            threshold = float(threshold_text) if threshold_text else 20.0
+        except ValueError:
+            threshold = 20.0
+        return cls(
+            enabled=_flag(env.get(ENV_ENABLED), default=True),
+            directory=Path(directory or env.get(ENV_DIR, "").strip() or DEFAULT_DIR),
+            save_baseline=_flag(env.get(ENV_SAVE_BASELINE), default=False),
+            threshold=threshold,
+            events_path=channel.channel_path(env),
+        )
+
+
+def _flag(value: str | None, *, default: bool) -> bool:
+    text = (value or "").strip().lower()
+    if text in _FALSE:
+        return False
+    if text in _TRUE:
+        return True
+    return default
+
+
+def _config(config: TelemetryConfig | None) -> TelemetryConfig:
+    return config if config is not None else TelemetryConfig.from_env()
+
+
+# --------------------------------------------------------------------------- caller figures
+
+
+@dataclass(frozen=True)
+class _CallerFigures:
+    tree_rss_mb: float
+    tree_hwm_mb: float
+    processes: int
+    cpu_seconds: float  # caller's user+system including waited-for children
+    cpu_user: float
+    cpu_system: float
+    read_bytes: int
+    write_bytes: int
+    rusage_children_mb: float
+    system_used_mb: float
+    system_cpu_busy: float
+    system_cpu_total: float
+    errors: tuple[str, ...]
+
+
+def _status_kb(pid: int, key: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _measure(caller_pid: int) -> _CallerFigures:
+    """One look at the caller's process tree (ourselves excluded when we are the CLI)."""
+    import psutil  # a standalone call's cost; disabled mode never gets here
+
+    errors: list[str] = []
+    own = os.getpid()
+    rss = hwm = 0
+    count = 0
+    cpu_user = cpu_system = 0.0
+    read_bytes = write_bytes = 0
+    try:
+        caller = psutil.Process(caller_pid)
+        tree = [caller, *caller.children(recursive=True)]
+    except psutil.Error as exc:
+        errors.append(f"process tree: {exc!r}")
+        tree = []
+    for proc in tree:
+        if proc.pid == own and caller_pid != own:
+            continue
+        rss += _status_kb(proc.pid, "VmRSS:")
+        hwm += _status_kb(proc.pid, "VmHWM:")
+        count += 1
+    if tree:
+        try:
+            times = tree[0].cpu_times()
+            cpu_user = times.user + times.children_user
+            cpu_system = times.system + times.children_system
+        except psutil.Error as exc:
+            errors.append(f"cpu: {exc!r}")
+        try:
+            # /proc/PID/io includes the counters of waited-for children.
+            io = tree[0].io_counters()
+            read_bytes, write_bytes = int(io.read_bytes), int(io.write_bytes)
+        except (psutil.Error, AttributeError) as exc:
+            errors.append(f"disk io: {exc!r}")
+    vm = psutil.virtual_memory()
+    sys_times = psutil.cpu_times()
+    idle = sys_times.idle + getattr(sys_times, "iowait", 0.0)
+    total = sum(sys_times)
+    return _CallerFigures(
+        tree_rss_mb=rss / 1024,
+        tree_hwm_mb=hwm / 1024,
+        processes=count,
+        cpu_seconds=cpu_user + cpu_system,
+        cpu_user=cpu_user,
+        cpu_system=cpu_system,
+        read_bytes=read_bytes,
+        write_bytes=write_bytes,
+        # ru_maxrss is in KiB on Linux.
+        rusage_children_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        system_used_mb=(vm.total - vm.available) / _MB,
+        system_cpu_busy=total - idle,
+        system_cpu_total=total,
+        errors=tuple(errors),
+    )
+
+
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _append_line(path: Path, record: Mapping[str, object]) -> None:
+    # One write on an O_APPEND descriptor: concurrent CLI calls never interleave.
+    line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def _sample(directory: Path, caller_pid: int, event: str) -> None:
+    figures = _measure(caller_pid)
+    _append_line(
+        directory / SAMPLES_FILE,
+        {
+            "timestamp": round(time.time(), 3),
+            "memory_mb": round(figures.tree_rss_mb, 1),
+            "tree_hwm_mb": round(figures.tree_hwm_mb, 1),
+            "rusage_children_mb": round(figures.rusage_children_mb, 1),
+            "system_used_mb": round(figures.system_used_mb, 1),
+            "processes": figures.processes,
+            "cpu_seconds": round(figures.cpu_seconds, 3),
+            # The CLI is itself a child of the script: once reaped, its own CPU shows
+            # up in the script's children times. Recorded so finalize can take it out.
+            "cli_cpu_seconds": round(_own_cpu(), 3) if caller_pid != os.getpid() else 0.0,
+            "source": f"api_call:{event}",
+        },
+    )
+
+
+# --------------------------------------------------------------------------- the guide's functions
+
+
+def init_telemetry(config: TelemetryConfig | None = None, *, caller_pid: int | None = None) -> Path | None:
+    """Start a standalone run in the telemetry directory; returns it (None when disabled or in a session).
+
+    Clears the previous run's state (events, samples, reports) but keeps ``baseline.json``.
+    """
+    cfg = _config(config)
+    if cfg.mode != "standalone":
+        return None
+    pid = caller_pid if caller_pid is not None else os.getpid()
+    directory = cfg.directory
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in (EVENTS_FILE, SAMPLES_FILE, "network-samples.log", "failure-report.json"):
+        (directory / stale).unlink(missing_ok=True)
+    figures = _measure(pid)
+    workdir = os.getcwd()
+    state = {
+        "schema_version": 1,
+        "start_time": time.time(),
+        "caller_pid": pid,
+        "cpu_user": figures.cpu_user,
+        "cpu_system": figures.cpu_system,
+        "read_bytes": figures.read_bytes,
+        "write_bytes": figures.write_bytes,
+        "system_cpu_busy": figures.system_cpu_busy,
+        "system_cpu_total": figures.system_cpu_total,
+        "disk_path": workdir,
+        "free_before_bytes": shutil.disk_usage(workdir).free,
+    }
+    from telemetry.reporters.atomic import atomic_write_json
+
+    atomic_write_json(directory / STATE_FILE, state)
+    _sample(directory, pid, "init")
+    return directory
+
+
+def _standalone_dir(cfg: TelemetryConfig, caller_pid: int) -> Path:
+    """The directory of the current standalone run, started on first use if ``init`` was skipped."""
+    if not (cfg.directory / STATE_FILE).exists():
+        init_telemetry(cfg, caller_pid=caller_pid)
+    return cfg.directory
+
+
+def _emit(cfg: TelemetryConfig, event: dict[str, object], caller_pid: int | None, label: str) -> bool:
+    if cfg.mode == "disabled":
+        return False
+    if cfg.mode == "session":
+        return channel.emit(event, cfg.events_path)
+    pid = caller_pid if caller_pid is not None else os.getpid()
+    directory = _standalone_dir(cfg, pid)
+    event.setdefault("time", time.time())
+    event.setdefault("pid", pid)
+    ok = channel.emit(event, str(directory / EVENTS_FILE))
+    with contextlib.suppress(OSError):  # a missed sample must never fail the build
+        _sample(directory, pid, label)
+    return ok
+
+
+def record_build_stage(
+    name: str, config: TelemetryConfig | None = None, *, caller_pid: int | None = None
+) -> bool:
+    """Stage start; True when it was recorded."""
+    return _emit(_config(config), {"type": "stage_start", "name": name}, caller_pid, f"stage_start:{name}")
+
+
+def record_build_stage_complete(
+    name: str,
+    status: str,
+    message: str = "",
+    config: TelemetryConfig | None = None,
+    *,
+    caller_pid: int | None = None,
+) -> bool:
+    if status not in channel.STAGE_STATUSES:
+        raise ValueError(f"stage status must be one of {', '.join(channel.STAGE_STATUSES)}, not {status!r}")
+    event: dict[str, object] = {"type": "stage_complete", "name": name, "status": status, "message": message}
+    return _emit(_config(config), event, caller_pid, f"stage_complete:{name}")
+
+
+def record_build_failure(
+    stage: str,
+    reason: str,
+    code: str = "",
+    config: TelemetryConfig | None = None,
+    *,
+    category: str | None = None,
+    transient: bool | None = None,
+    remediation: Iterable[str] = (),
+    caller_pid: int | None = None,
+) -> bool:
+    if category is not None and category not in channel.CATEGORIES:
+        raise ValueError(f"unknown failure category {category!r}; one of {', '.join(channel.CATEGORIES)}")
+    event: dict[str, object] = {
+        "type": "failure",
+        "stage": stage,
+        "reason": reason,
+        "code": code,
+        "category": category,
+        "transient": transient,
+        "remediation": list(remediation),
+    }
+    return _emit(_config(config), event, caller_pid, f"failure:{stage}")
+
+
+def record_counter(
+    name: str, value: float = 1, config: TelemetryConfig | None = None, *, caller_pid: int | None = None
+) -> bool:
+    return _emit(
+        _config(config), {"type": "counter", "name": name, "value": value}, caller_pid, f"counter:{name}"
+    )
+
+
+def finalize_telemetry(
+    config: TelemetryConfig | None = None,
+    *,
+    packages_built: int = 0,
+    packages_failed: int = 0,
+    exit_code: int | None = None,
+    threshold: float | None = None,
+    save_baseline: bool | None = None,
+    caller_pid: int | None = None,
+) -> TelemetryReport | None:
+    """Write metrics.json and the other files for a standalone run (None when disabled or in a session)."""
+    cfg = _config(config)
+    if cfg.mode != "standalone":
+        return None
+    from telemetry.report import write_all
+
+    pid = caller_pid if caller_pid is not None else os.getpid()
+    directory = _standalone_dir(cfg, pid)
+    with contextlib.suppress(OSError):
+        _sample(directory, pid, "finalize")
+    run = standalone_run_data(directory, caller_pid=pid, exit_code=exit_code)
+    return write_all(
+        run,
+        telemetry_dir=directory,
+        packages_built=packages_built,
+        packages_failed=packages_failed,
+        threshold=cfg.threshold if threshold is None else threshold,
+        save_baseline=cfg.save_baseline if save_baseline is None else save_baseline,
+    )
+
+
+def _read_metrics(cfg: TelemetryConfig) -> dict[str, Any]:
+    path = cfg.directory / "metrics.json"
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise TelemetryStateError(f"{path} does not exist: run finalize first") from exc
+    except (OSError, ValueError) as exc:
+        raise TelemetryStateError(f"{path}: {exc}") from exc
+    if not isinstance(loaded, dict) or "build_session" not in loaded:
+        raise TelemetryStateError(f"{path}: not a metrics.json document")
+    return loaded
+
+
+def get_telemetry_summary(config: TelemetryConfig | None = None) -> dict[str, Any] | None:
+    """The ``telemetry`` block of build-summary.json for the last finalized run (None when disabled)."""
+    cfg = _config(config)
+    if not cfg.enabled:
+        return None
+    from telemetry.reporters.summary_block import build_summary_block
+
+    return build_summary_block(_read_metrics(cfg), telemetry_dir=str(cfg.directory))
+
+
+def save_as_baseline(config: TelemetryConfig | None = None, *, force: bool = False) -> Path | None:
+    """Save the last finalized run's metrics as baseline.json (only a successful run unless ``force``)."""
+    cfg = _config(config)
+    if not cfg.enabled:
+        return None
+    from telemetry import baseline
+
+    metrics = _read_metrics(cfg)
+    status = metrics.get("build_metrics", {}).get("status", "success")
+    if status != "success" and not force:
+        raise TelemetryStateError(f"the last run's status is {status}; only successful runs become baselines")
+    path = cfg.directory / baseline.BASELINE_FILE
+    baseline.save_baseline(path, metrics, metrics["build_session"]["end_time"])
+    return path
+
+
+def check_performance_regressions(
+    config: TelemetryConfig | None = None, *, threshold: float | None = None
+) -> Comparison | None:
+    """Compare the last finalized run with baseline.json (None when disabled)."""
+    cfg = _config(config)
+    if not cfg.enabled:
+        return None
+    from telemetry import baseline
+
+    metrics = _read_metrics(cfg)
+    current = baseline.baseline_from_metrics(metrics)
+    loaded = baseline.load_baseline(cfg.directory / baseline.BASELINE_FILE)
+    thresholds = baseline.Thresholds(cfg.threshold if threshold is None else threshold)
+    return baseline.compare(
+        current.duration_seconds, current.peak_memory_mb, loaded.baseline, thresholds, loaded.problem
+    )
+
+
+# --------------------------------------------------------------------------- standalone RunData
+
+
+def _read_json_lines(path: Path) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return records
+    for line in text.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue  # a torn last line after a crash
+        if isinstance(value, dict):
+            records.append(value)
+    return records
+
+
+def _num(record: Mapping[str, Any], key: str) -> float:
+    value = record.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def standalone_run_data(directory: Path, *, caller_pid: int, exit_code: int | None = None) -> RunData:
+    """Build the RunData of a standalone run from the state files (see the module docstring)."""
+    from telemetry.model import (
+        CpuResult,
+        CpuSample,
+        DiskResult,
+        MemoryResult,
+        MemorySample,
+        NetworkResult,
+        PeakFigure,
+        ProcessOutcome,
+        RunData,
+    )
+    from telemetry.samplers.system import collect_system_info
+    from telemetry.stages import StageTracker, read_events_file
+
+    state: dict[str, Any] = {}
+    try:
+        loaded = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            state = loaded
+    except (OSError, ValueError):
+        pass
+    end = time.time()
+    start = _num(state, "start_time") or end
+    samples = sorted(_read_json_lines(directory / SAMPLES_FILE), key=lambda r: _num(r, "timestamp"))
+    events = read_events_file(str(directory / EVENTS_FILE))
+    start = min([start, *(_num(e, "time") for e in events if _num(e, "time") > 0)])
+
+    # Replay samples and events in time order so each stage sees the samples taken while it ran.
+    tracker = StageTracker(start)
+    cpu_start = _num(state, "cpu_user") + _num(state, "cpu_system")
+    # Build CPU at each sample: the caller's cumulative CPU minus the CLI calls reaped before it.
+    build_cpu: list[float] = []
+    reaped_cli = 0.0
+    for s in samples:
+        build_cpu.append(max(0.0, _num(s, "cpu_seconds") - cpu_start - reaped_cli))
+        reaped_cli += _num(s, "cli_cpu_seconds")
+    timeline: list[tuple[float, int, int, Mapping[str, Any]]] = [
+        (_num(s, "timestamp"), 0, i, s) for i, s in enumerate(samples)
+    ]
+    timeline += [(_num(e, "time"), 1, 0, e) for e in events]
+    for when, kind, index, record in sorted(timeline, key=lambda item: (item[0], item[1], item[2])):
+        if kind == 0:
+            tracker.tick(when, build_cpu[index], max(_num(record, "memory_mb"), 0.0))
+        else:
+            tracker.feed([record])
+    tracker.close(end)
+
+    figures = _measure(caller_pid)
+    errors = list(figures.errors)
+    duration = max(0.0, end - start)
+
+    memory_samples = tuple(
+        MemorySample(_num(s, "timestamp"), _num(s, "memory_mb"), _num(s, "system_used_mb")) for s in samples
+    )
+    candidates = [
+        PeakFigure("sampled_tree_rss", max((_num(s, "memory_mb") for s in samples), default=0.0)),
+        PeakFigure("process_hwm", max((_num(s, "tree_hwm_mb") for s in samples), default=0.0)),
+        PeakFigure(
+            "rusage_children",
+            max([figures.rusage_children_mb, *(_num(s, "rusage_children_mb") for s in samples)]),
+        ),
+    ]
+    peak_figures = tuple(f for f in candidates if f.value_mb > 0)
+    headline = max(peak_figures, key=lambda f: f.value_mb, default=PeakFigure("none", 0.0))
+
+    # Split the CLI's share between user and system in proportion: os.times() per
+    # call is not kept split, and the share is small next to a real build.
+    cpu_user = max(0.0, figures.cpu_user - _num(state, "cpu_user"))
+    cpu_system = max(0.0, figures.cpu_system - _num(state, "cpu_system"))
+    raw_total = cpu_user + cpu_system
+    if raw_total > 0 and caller_pid != os.getpid():
+        # Every call but this finalize (sampled last, not yet reaped) is in the totals.
+        reaped = reaped_cli - (_num(samples[-1], "cli_cpu_seconds") if samples else 0.0)
+        kept = min(raw_total, max(0.0, raw_total - reaped))
+        cpu_user, cpu_system = cpu_user * kept / raw_total, cpu_system * kept / raw_total
+    cpu_samples: list[CpuSample] = []
+    for i in range(1, len(samples)):
+        span = _num(samples[i], "timestamp") - _num(samples[i - 1], "timestamp")
+        if span > 0:
+            used = build_cpu[i] - build_cpu[i - 1]
+            cpu_samples.append(CpuSample(_num(samples[i], "timestamp"), max(0.0, 100.0 * used / span), 0.0))
+    busy = figures.system_cpu_busy - _num(state, "system_cpu_busy")
+    total = figures.system_cpu_total - _num(state, "system_cpu_total")
+
+    disk_path = str(state.get("disk_path") or os.getcwd())
+    try:
+        free_after = shutil.disk_usage(disk_path).free
+    except OSError as exc:
+        errors.append(f"disk: {exc!r}")
+        free_after = 0
+    system = collect_system_info(disk_path)
+    return RunData(
+        start_time=start,
+        end_time=end,
+        duration_seconds=duration,
+        system=system,
+        memory=MemoryResult(
+            peak_mb=headline.value_mb,
+            peak_source=headline.source,
+            figures=peak_figures,
+            system_used_peak_mb=max((_num(s, "system_used_mb") for s in samples), default=0.0),
+            samples=memory_samples,
+        ),
+        cpu=CpuResult(
+            user_seconds=cpu_user,
+            system_seconds=cpu_system,
+            average_percent=100.0 * (cpu_user + cpu_system) / duration if duration > 0 else 0.0,
+            peak_percent=max((c.tree_percent for c in cpu_samples), default=0.0),
+            system_average_percent=100.0 * busy / total if total > 0 else 0.0,
+            samples=tuple(cpu_samples),
+        ),
+        network=NetworkResult(0, 0, "unknown", {}, 0, ()),
+        disk=DiskResult(
+            read_bytes=max(0, figures.read_bytes - int(_num(state, "read_bytes"))),
+            write_bytes=max(0, figures.write_bytes - int(_num(state, "write_bytes"))),
+            path=disk_path,
+            free_before_bytes=int(_num(state, "free_before_bytes")),
+            free_after_bytes=free_after,
+            source="process_io",
+            samples=(),
+        ),
+        stages=tracker.stages(),
+        failures=tracker.failures(),
+        outcome=ProcessOutcome(
+            exit_code=exit_code,
+            signal=None,
+            cancelled=False,
+            oom_killed=False,
+        ),
+        counters=tracker.counters(),
+        sampler_errors=tuple(errors),
+    )

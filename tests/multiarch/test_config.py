@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -558,7 +558,16 @@ JUNK = st.recursive(
 ARCH_NAME = st.sampled_from(
     ["amd64", "arm64", "armhf", "riscv64", "loong64", "amd46", "x86_64", "ARM64"]
 ) | st.text(alphabet=string.ascii_letters + string.digits + "-_ .", min_size=1, max_size=8)
-ARCH_ENTRY = st.none() | st.dictionaries(st.sampled_from(ARCH_KEYS) | SAFE_KEY, JUNK, max_size=3) | JUNK
+# Values that fit some field, so the fuzzer also reaches the semantic checks after the schema.
+PLAUSIBLE = st.booleans() | st.sampled_from(
+    ["x-{version}-{arch}.tar.gz", "{tag}/bin", "bin/*", "tool", "{debarch}", "x{", "a/b", "{asset}"]
+)
+ARCH_ENTRY = (
+    st.none()
+    | st.dictionaries(st.sampled_from(ARCH_KEYS) | SAFE_KEY, JUNK, max_size=3)
+    | st.dictionaries(st.sampled_from(ARCH_KEYS), PLAUSIBLE | st.lists(PLAUSIBLE, max_size=2), max_size=4)
+    | JUNK
+)
 MUTATION = st.one_of(
     st.tuples(st.just("set"), st.sampled_from(TOP_KEYS), JUNK),
     st.tuples(st.just("set"), SAFE_KEY, JUNK),  # mostly unknown keys
@@ -643,11 +652,13 @@ def test_fuzz_only_config_errors(
     try:
         config = load_config(path)
     except ConfigError as err:
+        event("ConfigError")
         assert err.file == str(path)
         assert err.field, err
         if _resolve(doc, err.field):
             assert err.line is not None, err
         return
+    event("loaded")
     # Whatever loads must be usable by the builder without surprises.
     assert isinstance(config.arch_specs(tag="v1.0.0"), tuple)
     assert all(isinstance(s, ArchSpec) for s in config.arch_specs())

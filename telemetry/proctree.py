@@ -232,9 +232,11 @@ class ProcessTree:
         try:
             stat = _parse_stat(_read(f"{self._proc}/{pid}/stat"))
         except (OSError, ValueError, IndexError):
-            self._root_pgid = self._root_sid = pid
             return
-        self._root_pgid, self._root_sid = stat.pgid, stat.sid
+        # Group and session identify adopted orphans only when the build owns them
+        # (the session starts it with setsid); a shared group would adopt strangers.
+        self._root_pgid = stat.pgid if stat.pgid == pid else None
+        self._root_sid = stat.sid if stat.sid == pid else None
         self._members[pid] = _Member(stat.start_ticks, None)
         self._foreign.discard(pid)
 
@@ -266,13 +268,15 @@ class ProcessTree:
             return stat.pgid == self._root_pgid or stat.sid == self._root_sid
         return False
 
-    def walk(self) -> TreeSnapshot:
+    def walk(self, *, read_cgroup: bool = True) -> TreeSnapshot:
+        """One tick. ``read_cgroup=False`` for walks that only refresh membership (killing,
+        reaping): reading the cgroup resets its interval peak, which belongs to the samplers."""
         cpu_before = time.thread_time()
         wall = time.time()
         mono = time.monotonic()
         self._ticks += 1
         pss_tick = self._pss_every > 0 and (self._ticks - 1) % self._pss_every == 0
-        cgroup_reading = self._cgroup.read() if self._cgroup is not None else None
+        cgroup_reading = self._cgroup.read() if self._cgroup is not None and read_cgroup else None
         cgroup_pids = (
             set(self._cgroup.pids()) if self._cgroup is not None and self._cgroup.dedicated else set()
         )

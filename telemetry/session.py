@@ -661,7 +661,7 @@ class _Monitor:
         """Members after a new walk (not fed to samplers: it does not count as a tick)."""
         with self.lock:
             try:
-                snapshot = self._tree.walk()
+                snapshot = self._tree.walk(read_cgroup=False)
             except Exception:
                 return self._tree.member_pids()
         return [p.pid for p in snapshot.processes if not live_only or p.state != "Z"]

@@ -42,15 +42,31 @@ def parse_net_dev(text: str) -> dict[str, tuple[int, int]]:
     return counters
 
 
-def choose_interface(per_interface: Mapping[str, tuple[int, int]]) -> str:
+def default_route_interface(route_path: str = "/proc/net/route") -> str | None:
+    """The interface of the IPv4 default route, if any."""
+    try:
+        with open(route_path, encoding="ascii") as handle:
+            lines = handle.read().splitlines()[1:]
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 1 and fields[1] == "00000000":
+            return fields[0]
+    return None
+
+
+def choose_interface(per_interface: Mapping[str, tuple[int, int]], default: str | None = None) -> str:
+    """Busiest non-loopback above the noise floor, else loopback if it moved, else the default route's."""
     others = {n: rx + tx for n, (rx, tx) in per_interface.items() if n != LOOPBACK}
-    busiest = max(others, key=lambda n: others[n], default=None)
+    busiest = max(others, key=lambda n: (others[n], n == default), default=None)
     if busiest is not None and others[busiest] >= NOISE_FLOOR_BYTES:
         return busiest
-    loop = per_interface.get(LOOPBACK, (0, 0))
-    if sum(loop) > 0:
+    if sum(per_interface.get(LOOPBACK, (0, 0))) > 0:
         return LOOPBACK
-    return busiest if busiest is not None and others[busiest] > 0 else (busiest or LOOPBACK)
+    if busiest is not None and others[busiest] > 0:
+        return busiest
+    return default or busiest or LOOPBACK
 
 
 def _keep_later(
@@ -75,6 +91,7 @@ class NetworkSampler(Sampler[NetworkResult]):
         self._inode_owner: dict[str, int] = {}  # socket inode -> tree pid
         self._foreign_inodes: set[str] = set()
         self._endpoints: set[str] = set()
+        self._default = default_route_interface()
 
     def _read_counters(self) -> dict[str, tuple[int, int]]:
         with open(self._net_dev_path, encoding="ascii") as handle:
@@ -142,7 +159,7 @@ class NetworkSampler(Sampler[NetworkResult]):
         self._update()
         self._track_connections(tick)
         self._series.append((now, dict(self._deltas)))
-        interface = choose_interface(self._deltas)
+        interface = choose_interface(self._deltas, self._default)
         rx, tx = self._deltas.get(interface, (0, 0))
         return {
             "timestamp": round(now, 3),
@@ -157,7 +174,7 @@ class NetworkSampler(Sampler[NetworkResult]):
         self._update()
 
     def result(self) -> NetworkResult:
-        interface = choose_interface(self._deltas)
+        interface = choose_interface(self._deltas, self._default)
         rx, tx = self._deltas.get(interface, (0, 0))
         samples = tuple(
             NetworkSample(t, counters.get(interface, (0, 0))[0], counters.get(interface, (0, 0))[1])

@@ -1,0 +1,199 @@
+"""The tree walk against real process trees (python children allocating memory, burning CPU)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from telemetry.proctree import ProcessTree, TreeSnapshot, _parse_stat
+
+MB = 1024 * 1024
+
+# A 3-level tree: root -> child -> grandchild holding 60 MB (pages touched), all waiting on stdin close.
+THREE_LEVELS = r"""
+import subprocess, sys, time
+level = int(sys.argv[1])
+if level < 3:
+    p = subprocess.Popen([sys.executable, "-c", sys.argv[2], str(level + 1), sys.argv[2]])
+    p.wait()
+else:
+    b = bytearray(60 * 2**20)
+    for i in range(0, len(b), 4096):
+        b[i] = 1
+    time.sleep(30)
+"""
+
+
+def _spawn_tree() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", THREE_LEVELS, "1", THREE_LEVELS])
+
+
+def _walk_until(tree: ProcessTree, predicate: object, timeout: float = 10.0) -> TreeSnapshot:
+    deadline = time.monotonic() + timeout
+    while True:
+        snap = tree.walk()
+        if callable(predicate) and predicate(snap):
+            return snap
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met; last snapshot had {len(snap.processes)} processes")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def three_levels() -> Iterator[subprocess.Popen[bytes]]:
+    proc = _spawn_tree()
+    yield proc
+    tree = ProcessTree()
+    tree.set_root(proc.pid)
+    for p in tree.walk().processes:
+        with contextlib.suppress(OSError):
+            os.kill(p.pid, 9)
+    proc.kill()
+    proc.wait()
+
+
+def test_walk_finds_three_levels_with_parents_and_memory(three_levels: subprocess.Popen[bytes]) -> None:
+    tree = ProcessTree()
+    tree.set_root(three_levels.pid)
+    snap = _walk_until(
+        tree, lambda s: len(s.processes) == 3 and max(p.rss_bytes for p in s.processes) >= 60 * MB
+    )
+    by_pid = {p.pid: p for p in snap.processes}
+    root = by_pid[three_levels.pid]
+    child = next(p for p in snap.processes if p.ppid == root.pid)
+    grandchild = next(p for p in snap.processes if p.ppid == child.pid)
+    assert grandchild.rss_bytes >= 60 * MB
+    assert grandchild.hwm_bytes >= grandchild.rss_bytes
+    assert root.start_time <= child.start_time <= grandchild.start_time <= time.time()
+    assert snap.hwm_bytes >= snap.rss_bytes
+    # Our own process (the session) is never part of the tree.
+    assert os.getpid() not in by_pid
+
+
+def test_pss_is_read_every_nth_tick(three_levels: subprocess.Popen[bytes]) -> None:
+    tree = ProcessTree(pss_every=2)
+    tree.set_root(three_levels.pid)
+    first = tree.walk()
+    second = tree.walk()
+    third = tree.walk()
+    assert first.pss_bytes is not None and third.pss_bytes is not None
+    assert second.pss_bytes is None
+
+
+def test_cpu_of_finished_children_is_kept() -> None:
+    # The root runs a child that burns ~0.4 s of CPU and exits; the root then sleeps.
+    code = (
+        "import subprocess, sys, time\n"
+        "subprocess.run([sys.executable, '-c', 'import time\\nt=time.process_time()\\n"
+        "while time.process_time()-t<0.4: pass'])\n"
+        "time.sleep(30)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        tree = ProcessTree()
+        tree.set_root(proc.pid)
+        seen_child = False
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            snap = tree.walk()
+            seen_child = seen_child or len(snap.processes) > 1
+            if seen_child and len(snap.processes) == 1:
+                break
+            time.sleep(0.05)
+        snap = tree.walk()
+        assert len(snap.processes) == 1  # the child is gone
+        assert snap.cpu_seconds >= 0.35
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_orphan_cpu_is_kept_when_its_parent_died_first() -> None:
+    # root -> middle (exits soon) -> worker (orphaned to init, burns CPU, then exits).
+    worker = "import time\nt=time.process_time()\nwhile time.process_time()-t<0.4: pass"
+    # The middle lingers long enough for a walk to see the worker as its child.
+    middle = (
+        f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {worker!r}]); time.sleep(0.3)"
+    )
+    code = f"import subprocess, sys, time; subprocess.run([sys.executable, '-c', {middle!r}]); time.sleep(30)"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        tree = ProcessTree()
+        tree.set_root(proc.pid)
+        peak_members = 0
+        deadline = time.monotonic() + 10
+        snap = tree.walk()
+        while time.monotonic() < deadline:
+            snap = tree.walk()
+            peak_members = max(peak_members, len(snap.processes))
+            if peak_members > 1 and len(snap.processes) == 1 and snap.cpu_seconds > 0.3:
+                break
+            time.sleep(0.05)
+        assert snap.cpu_seconds >= 0.3
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_io_bytes_include_reaped_children(tmp_path: object) -> None:
+    target = os.path.join(str(tmp_path), "blob")
+    writer = (
+        f"import os\nf=open({target!r},'wb')\nf.write(os.urandom(4*2**20))\nf.flush()\nos.fsync(f.fileno())"
+    )
+    code = f"import subprocess, sys, time; subprocess.run([sys.executable, '-c', {writer!r}]); time.sleep(30)"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        tree = ProcessTree()
+        tree.set_root(proc.pid)
+        snap = _walk_until(tree, lambda s: s.io_write_bytes >= 4 * MB and len(s.processes) == 1)
+        assert snap.io_write_bytes >= 4 * MB
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_processes_vanishing_mid_walk_never_break_it() -> None:
+    # A root that forks short-lived children continuously.
+    code = "import subprocess, sys\nfor _ in range(60): subprocess.Popen([sys.executable, '-c', 'pass'])\n"
+    proc = subprocess.Popen([sys.executable, "-c", code + "import time; time.sleep(0.2)"])
+    tree = ProcessTree()
+    tree.set_root(proc.pid)
+    cpu = 0.0
+    while proc.poll() is None:
+        snap = tree.walk()
+        assert snap.cpu_seconds >= cpu  # cumulative never goes down
+        cpu = snap.cpu_seconds
+
+
+def test_foreign_processes_are_not_members() -> None:
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    root = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        tree = ProcessTree()
+        tree.set_root(root.pid)
+        pids = {p.pid for p in tree.walk().processes}
+        assert pids == {root.pid}
+        assert {p.pid for p in tree.walk().processes} == {root.pid}
+    finally:
+        for p in (other, root):
+            p.kill()
+            p.wait()
+
+
+def test_parse_stat_survives_parentheses_in_the_name() -> None:
+    line = b"123 (a) b (c)) S 1 123 123 0 -1 4194304 0 0 0 0 5 7 2 3 20 0 1 0 999 0 10 0 0 0"
+    stat = _parse_stat(line + b" 0" * 30)
+    assert (stat.ppid, stat.pgid, stat.state, stat.utime, stat.stime, stat.start_ticks) == (
+        1,
+        123,
+        "S",
+        5,
+        7,
+        999,
+    )

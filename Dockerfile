@@ -64,8 +64,11 @@ COPY action /app/action
 COPY multiarch /app/multiarch
 COPY telemetry /app/telemetry
 COPY schemas /app/schemas
-# Byte-code compiled once here instead of in every container start (the image is read-mostly
-# and each run is a fresh container, so anything Python writes at run time is thrown away).
+# Byte-code compiled once here instead of in every container start (each run is a fresh
+# container, so anything Python writes at run time is thrown away). The __pycache__ folders of
+# Debian's packages and the wheels stay for the same reason: measured, they weigh 22 MB, and
+# without them importing the action's modules takes ~2.7 s instead of ~0.7 s, paid by the
+# entrypoint and again by the builder subprocess on every run.
 RUN python3 -m compileall -q -j 0 /app
 
 ENTRYPOINT ["/usr/bin/python3", "/app/entrypoint.py"]

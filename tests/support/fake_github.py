@@ -300,7 +300,9 @@ class FakeGitHub:
         httpd = http.server.ThreadingHTTPServer(self._bind, handler)
         httpd.daemon_threads = True
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="fake-github", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-github", daemon=True
+        )
         self._thread.start()
         return self
 

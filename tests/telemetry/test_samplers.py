@@ -1,0 +1,240 @@
+"""Samplers fed synthetic ticks (exact arithmetic) and the real /proc (smoke)."""
+
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from telemetry.cgroup import CgroupReading
+from telemetry.proctree import ProcessSnapshot, ProcessTree, TreeSnapshot
+from telemetry.samplers.cpu import CpuSampler, read_system_times
+from telemetry.samplers.disk import DiskSampler
+from telemetry.samplers.interface import BoundedSeries, FinalFacts, SamplingContext
+from telemetry.samplers.memory import MemorySampler, system_used_bytes
+from telemetry.samplers.network import NetworkSampler, choose_interface, parse_net_dev
+from telemetry.samplers.system import collect_system_info, existing_ancestor
+
+MB = 1024 * 1024
+
+
+def proc(pid: int, rss_mb: float, hwm_mb: float | None = None) -> ProcessSnapshot:
+    return ProcessSnapshot(
+        pid=pid,
+        ppid=1,
+        pgid=pid,
+        sid=pid,
+        name="p",
+        state="S",
+        start_time=0.0,
+        rss_bytes=int(rss_mb * MB),
+        hwm_bytes=int((hwm_mb if hwm_mb is not None else rss_mb) * MB),
+        pss_bytes=None,
+        user_seconds=0.0,
+        system_seconds=0.0,
+        children_user_seconds=0.0,
+        children_system_seconds=0.0,
+        read_bytes=0,
+        write_bytes=0,
+        threads=1,
+    )
+
+
+def tick(
+    t: float,
+    procs: list[ProcessSnapshot],
+    *,
+    cgroup: CgroupReading | None = None,
+    cpu: tuple[float, float] = (0.0, 0.0),
+    io: tuple[int, int] = (0, 0),
+) -> TreeSnapshot:
+    return TreeSnapshot(
+        wall_time=t,
+        monotonic=t,
+        processes=tuple(procs),
+        started=(),
+        ended=(),
+        cpu_user_seconds=cpu[0],
+        cpu_system_seconds=cpu[1],
+        io_read_bytes=io[0],
+        io_write_bytes=io[1],
+        rss_bytes=sum(p.rss_bytes for p in procs),
+        hwm_bytes=sum(p.hwm_bytes for p in procs),
+        pss_bytes=None,
+        cgroup=cgroup,
+        walk_cpu_seconds=0.0,
+    )
+
+
+def cg(usage_mb: float, peak_mb: float, *, reset: bool = True, dedicated: bool = True) -> CgroupReading:
+    return CgroupReading(1, dedicated, int(usage_mb * MB), int(peak_mb * MB), reset, 0, None)
+
+
+def ctx(tmp_path: Path) -> SamplingContext:
+    return SamplingContext(start_time=0.0, interval=1.0, output_path=str(tmp_path))
+
+
+def rusage(maxrss_kb: int = 0, utime: float = 0.0, stime: float = 0.0) -> resource.struct_rusage:
+    fields = [utime, stime, maxrss_kb] + [0] * 13
+    return resource.struct_rusage(fields)
+
+
+def test_cgroup_spike_between_ticks_is_added_to_the_tree_rss(tmp_path: Path) -> None:
+    memory = MemorySampler()
+    memory.start(ctx(tmp_path))
+    memory.sample(tick(1.0, [proc(1, 20)], cgroup=cg(15, 15)), 1.0)
+    # Between ticks the cgroup charge reached 315 MB; both ends sit at 15 MB.
+    memory.sample(tick(2.0, [proc(1, 20)], cgroup=cg(15, 315)), 2.0)
+    assert memory.last_interval_peak_mb == 320
+    memory.sample(tick(3.0, [proc(1, 20)], cgroup=cg(15, 16)), 3.0)
+    result = memory.result()
+    assert result.peak_mb == 320 and result.peak_source == "tree_rss_with_cgroup_spikes"
+    figures = {f.source: f.value_mb for f in result.figures}
+    assert figures["sampled_tree_rss"] == 20 and figures["cgroup_v1_max_usage"] == 315
+
+
+def test_steady_page_cache_is_not_a_spike(tmp_path: Path) -> None:
+    memory = MemorySampler()
+    memory.start(ctx(tmp_path))
+    # The charge ramps with cached downloads; its peak is the end of the interval.
+    memory.sample(tick(1.0, [proc(1, 50)], cgroup=cg(100, 100)), 1.0)
+    memory.sample(tick(2.0, [proc(1, 60)], cgroup=cg(900, 900)), 2.0)
+    assert memory.result().peak_mb == 60
+
+
+def test_read_only_container_cgroup_counts_only_a_rise_of_its_all_time_peak(tmp_path: Path) -> None:
+    memory = MemorySampler()
+    memory.start(ctx(tmp_path))
+    memory.sample(
+        tick(1.0, [proc(1, 10)], cgroup=cg(200, 1000, reset=False, dedicated=False)), 1.0
+    )  # old peak
+    memory.sample(tick(2.0, [proc(1, 10)], cgroup=cg(200, 1000, reset=False, dedicated=False)), 2.0)
+    assert memory.result().peak_mb == 10
+    memory.sample(tick(3.0, [proc(1, 10)], cgroup=cg(200, 1500, reset=False, dedicated=False)), 3.0)
+    result = memory.result()
+    assert result.peak_mb == 1310
+    assert "cgroup_v1_max_usage_container" in {f.source for f in result.figures}
+
+
+def test_hwm_rise_between_ticks_is_counted_and_rusage_is_a_floor(tmp_path: Path) -> None:
+    memory = MemorySampler()
+    memory.start(ctx(tmp_path))
+    memory.sample(tick(1.0, [proc(1, 10), proc(2, 10)]), 1.0)
+    memory.sample(tick(2.0, [proc(1, 10), proc(2, 12, hwm_mb=212)]), 2.0)  # pid 2 peaked and freed
+    memory.sample(tick(3.0, [proc(1, 10), proc(2, 12, hwm_mb=212)]), 3.0)  # old peak: not again
+    result = memory.result()
+    assert result.peak_mb == 222 and result.peak_source == "tree_rss_with_hwm_spikes"
+    assert {f.source: f.value_mb for f in result.figures}["process_hwm"] == 222
+    memory.finish(FinalFacts(4.0, rusage(maxrss_kb=500 * 1024), ()))
+    result = memory.result()
+    assert result.peak_mb == 500 and result.peak_source == "rusage_children"
+
+
+def test_memory_result_without_samples() -> None:
+    result = MemorySampler().result()
+    assert result.peak_mb == 0 and result.samples == ()
+
+
+def test_system_used_is_total_minus_available() -> None:
+    text = "MemTotal: 1000 kB\nMemFree: 100 kB\nMemAvailable: 400 kB\n"
+    assert system_used_bytes(text) == 600 * 1024
+    assert (
+        system_used_bytes("MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 50 kB\n") == 800 * 1024
+    )
+
+
+def test_cpu_percent_and_totals(tmp_path: Path) -> None:
+    cpu = CpuSampler()
+    cpu.start(ctx(tmp_path))
+    cpu.sample(tick(1.0, [], cpu=(0.5, 0.0)), 1.0)
+    cpu.sample(tick(2.0, [], cpu=(1.5, 0.5)), 2.0)
+    cpu.finish(FinalFacts(2.0, rusage(utime=1.6, stime=0.5), ()))
+    result = cpu.result()
+    assert [s.tree_percent for s in result.samples] == [50.0, 150.0]
+    assert result.user_seconds == 1.6 and result.system_seconds == 0.5
+    assert result.average_percent == 105.0 and result.peak_percent == 150.0
+    busy, total = read_system_times()
+    assert 0 <= busy <= total
+
+
+def test_disk_io_and_free_space(tmp_path: Path) -> None:
+    disk = DiskSampler()
+    disk.start(SamplingContext(0.0, 1.0, str(tmp_path / "not" / "yet")))
+    disk.sample(tick(1.0, [], io=(4096, 8192)), 1.0)
+    disk.finish(FinalFacts(2.0, None, ()))
+    result = disk.result()
+    assert (result.read_bytes, result.write_bytes) == (4096, 8192)
+    assert result.path == str(tmp_path) and result.free_before_bytes > 0 and result.free_after_bytes > 0
+    assert existing_ancestor(str(tmp_path / "a" / "b")) == str(tmp_path)
+
+
+NET_DEV = """Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop ...
+    lo: {lo} 10 0 0 0 0 0 0 {lo} 10 0 0 0 0 0 0
+  eth0: {eth} 10 0 0 0 0 0 0 {eth_tx} 10 0 0 0 0 0 0
+"""
+
+
+def test_net_dev_parsing_and_interface_choice() -> None:
+    counters = parse_net_dev(NET_DEV.format(lo=100, eth=2000, eth_tx=30))
+    assert counters == {"lo": (100, 100), "eth0": (2000, 30)}
+    assert choose_interface({"lo": (0, 0), "eth0": (10_000_000, 5)}) == "eth0"
+    assert choose_interface({"lo": (50_000_000, 50_000_000), "eth0": (300, 200)}) == "lo"  # noise on eth0
+    assert choose_interface({"lo": (0, 0), "eth0": (0, 0), "wlan0": (0, 0)}, default="wlan0") == "wlan0"
+    assert choose_interface({"lo": (0, 0), "eth0": (5_000_000, 0), "eth1": (9_000_000, 0)}) == "eth1"
+
+
+def test_network_sampler_counts_deltas_from_start(tmp_path: Path) -> None:
+    dev = tmp_path / "dev"
+    dev.write_text(NET_DEV.format(lo=100, eth=1000, eth_tx=10))
+    network = NetworkSampler(net_dev_path=str(dev), proc=str(tmp_path))
+    network.start(ctx(tmp_path))
+    dev.write_text(NET_DEV.format(lo=100, eth=1000 + 5_000_000, eth_tx=10 + 70_000))
+    record = network.sample(tick(1.0, []), 1.0)
+    assert record is not None and record["interface"] == "eth0"
+    network.finish(FinalFacts(2.0, None, ()))
+    result = network.result()
+    assert (result.bytes_downloaded, result.bytes_uploaded, result.interface) == (5_000_000, 70_000, "eth0")
+    assert result.samples[0].bytes_received == 5_000_000
+
+
+@given(
+    st.integers(min_value=2, max_value=16), st.lists(st.integers(min_value=0, max_value=10**6), max_size=400)
+)
+def test_bounded_series_keeps_its_bound_and_the_peak(capacity: int, values: list[int]) -> None:
+    series: BoundedSeries[int] = BoundedSeries(capacity, max)
+    for v in values:
+        series.append(v)
+    items = series.items()
+    assert len(items) <= capacity + 1  # the stored items plus one partial group
+    if values:
+        assert max(items) == max(values)
+
+
+def test_bounded_series_keeps_order_of_time() -> None:
+    series: BoundedSeries[int] = BoundedSeries(8, lambda a, b: b)
+    for v in range(1000):
+        series.append(v)
+    items = series.items()
+    assert list(items) == sorted(items) and items[-1] == 999 and len(items) <= 9
+
+
+def test_system_info_is_plausible(tmp_path: Path) -> None:
+    info = collect_system_info(str(tmp_path))
+    assert info.hostname and info.os_info.startswith("Linux ")
+    assert info.cpu_cores >= 1 and info.memory_total_mb > 100 and info.disk_available_gb > 0
+
+
+def test_real_tree_tick_feeds_every_sampler(tmp_path: Path) -> None:
+    import os
+
+    tree = ProcessTree()
+    tree.set_root(os.getppid())  # any live process will do for a smoke test
+    snap = tree.walk()
+    for sampler in (MemorySampler(), CpuSampler(), NetworkSampler(), DiskSampler()):
+        sampler.start(ctx(tmp_path))
+        assert sampler.sample(snap, snap.wall_time) is not None
+        sampler.finish(FinalFacts(snap.wall_time, None, ()))
+        sampler.result()

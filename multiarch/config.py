@@ -522,6 +522,14 @@ def _check_events(yaml: YAML, text: str, file: str) -> None:
 
 def _plain(node: Any, path: PathKey, lines: dict[PathKey, int], file: str) -> Any:
     """ruamel's round-trip objects -> JSON-like values, recording the line of every key/item."""
+    if len(path) > MAX_DEPTH:
+        # The event scan already bounds nesting; this also bounds self-referencing aliases.
+        raise ConfigError(
+            f"nested deeper than {MAX_DEPTH} levels",
+            file=file,
+            line=_line_for(path, lines),
+            field=_format_path(path),
+        )
     if isinstance(node, Mapping):
         out: dict[str, Any] = {}
         lc = getattr(node, "lc", None)

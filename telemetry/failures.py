@@ -90,6 +90,7 @@ class FailureRules:
     signals: Mapping[str, Verdict]
     oom: Verdict
     exit_codes: Mapping[int, Verdict]
+    spawn_errnos: Mapping[str, Verdict]  # a command that could not be started
     rules: tuple[LogRule, ...]
 
 
@@ -110,7 +111,8 @@ class FailureAnalysis:
     remediation: tuple[str, ...]
     # How the category was found: "category:<c>" (reported by the build),
     # "exception:<Type>", "http:<status>", "errno:<NAME>", "signal:<NAME>",
-    # "signal:SIGKILL+oom", "exit:<code>", "rule:<id>" (log pattern), "" (nothing matched).
+    # "signal:SIGKILL+oom", "exit:<code>", "spawn_errno:<NAME>" (the command could not start),
+    # "rule:<id>" (log pattern), "" (nothing matched).
     matched_rule: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,11 +162,15 @@ def _build_rules(raw: Mapping[str, Any], origin: str) -> FailureRules:
         remediation = tuple(entry.get("remediation", ())) or default.remediation
         return Verdict(entry["category"], bool(transient), remediation)
 
-    errnos: dict[str, Verdict] = {}
-    for name, entry in raw["errno"].items():
-        if not hasattr(errno_module, name):
-            raise FailureRulesError(f"{origin}: errno/{name}: not an errno name on this system")
-        errnos[name] = verdict(entry)
+    def errno_table(key: str) -> dict[str, Verdict]:
+        table: dict[str, Verdict] = {}
+        for name, entry in raw[key].items():
+            if not hasattr(errno_module, name):
+                raise FailureRulesError(f"{origin}: {key}/{name}: not an errno name on this system")
+            table[name] = verdict(entry)
+        return table
+
+    errnos = errno_table("errno")
     signals: dict[str, Verdict] = {}
     for name, entry in raw["signals"].items():
         if not hasattr(signal_module.Signals, name):
@@ -198,6 +204,7 @@ def _build_rules(raw: Mapping[str, Any], origin: str) -> FailureRules:
         signals=MappingProxyType(signals),
         oom=verdict(raw["oom"]),
         exit_codes=MappingProxyType({int(k): verdict(v) for k, v in raw["exit_codes"].items()}),
+        spawn_errnos=MappingProxyType(errno_table("spawn_errno")),
         rules=tuple(log_rules),
     )
 
@@ -476,6 +483,17 @@ def classify_outcome(outcome: ProcessOutcome, rules: FailureRules, stage: str = 
             signal=sig,
         )
     if outcome.spawn_error:
+        spawn_match = _ERRNO_IN_TEXT_RE.search(outcome.spawn_error)
+        spawn_name = errno_module.errorcode.get(abs(int(spawn_match.group(1)))) if spawn_match else None
+        if spawn_name and spawn_name in rules.spawn_errnos:
+            return _with_verdict(
+                rules.spawn_errnos[spawn_name],
+                f"spawn_errno:{spawn_name}",
+                stage=stage,
+                reason=outcome.spawn_error,
+                exit_code=outcome.exit_code,
+                signal=sig,
+            )
         found_errno = _errno_in_text(outcome.spawn_error, rules)
         if found_errno is not None:
             return _with_verdict(

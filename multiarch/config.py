@@ -21,6 +21,7 @@ API summary::
         .relation_fields() -> dict[str, str]            # {"Depends": "a, b | c", ...}
         .control_description() -> str                   # Description field value, policy-formatted
         .resolve_assets_dir(tag: str) -> Path | None
+        .debian_version(tag, build_version, suite) -> str  # versioning.debian_version + epoch
         .line_of(field: str) -> int | None              # where a dotted field sits in the file
     ArchSpec
         arch, upstream_token, asset, release_pattern, binary_paths, binary_rename, binary_renames,
@@ -62,6 +63,7 @@ from ruamel.yaml.events import (
 from ruamel.yaml.reader import ReaderError
 
 from multiarch import suites as suite_table
+from multiarch import versioning
 from multiarch.errors import ConfigError
 from multiarch.suites import ArchInfo, Suite
 
@@ -309,6 +311,10 @@ class PackageConfig:
             lines.append(" ." if not text else " " + text)
         return "\n".join(lines)
 
+    def debian_version(self, tag: str, build_version: str, suite: Suite | str | None) -> str:
+        """The package version for one suite, with this config's epoch."""
+        return versioning.debian_version(tag, build_version, suite, epoch=self.epoch)
+
     def resolve_assets_dir(self, tag: str) -> Path | None:
         if self.assets_dir is None:
             return None
@@ -457,8 +463,23 @@ def _yaml_error(exc: Exception, file: str, text: str) -> ConfigError:
         )
     problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
     context = getattr(exc, "context", None)
+    duplicate = re.match(r'found duplicate key "([^"]*)"', str(problem))
+    if duplicate:
+        # Only top-level keys can be named reliably here; nested ones keep the line alone.
+        key = duplicate.group(1)
+        return ConfigError(
+            f"duplicate key {key!r} (the first one is earlier in the file)",
+            file=file,
+            line=line,
+            field=key if mark is not None and _is_top_level_key(text, mark.line, key) else None,
+        )
     message = f"YAML syntax error: {problem}" + (f" ({context})" if context and context != problem else "")
     return ConfigError(message, file=file, line=line)
+
+
+def _is_top_level_key(text: str, line_index: int, key: str) -> bool:
+    lines = text.splitlines()
+    return 0 <= line_index < len(lines) and re.match(rf"{re.escape(key)}\s*:", lines[line_index]) is not None
 
 
 def _check_events(yaml: YAML, text: str, file: str) -> None:

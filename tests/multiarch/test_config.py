@@ -466,7 +466,14 @@ def test_yaml_syntax_error_has_line(tmp_path: Path, text: str, line: int) -> Non
 
 def test_duplicate_key(tmp_path: Path) -> None:
     err = load_error(tmp_path, BASE + "package_name: bar\n")
-    assert err.line == 9 and "duplicate key" in err.detail
+    assert err.line == 9 and "duplicate key" in err.detail and err.field == "package_name"
+    err = load_error(tmp_path, BASE + "install:\n  man: a\n  man: b\n")
+    assert err.line == 11 and "duplicate key 'man'" in err.detail
+
+
+def test_debian_version_uses_the_epoch(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, BASE + "epoch: 1\n"))
+    assert config.debian_version("v2.0-rc1", "3", "trixie") == "1:2.0~rc1-3+deb13"
 
 
 def test_alias_bomb_by_expansion(tmp_path: Path) -> None:

@@ -90,6 +90,16 @@ def annotate_outcome(outcome: ActionOutcome, workspace: Path) -> None:
                 title="More failed jobs",
             )
 
+        for package in outcome.packages:
+            lint = package.lintian
+            if lint is not None and not lint.clean:
+                tags = ", ".join(lint.tags[:8]) or "see the build log"
+                annotate(
+                    "warning",
+                    f"{lint.errors} error(s), {lint.warnings} warning(s): {tags}",
+                    title=f"lintian {package.arch}/{package.suite}",
+                )
+
     telemetry = outcome.telemetry
     if telemetry is not None:
         level = "error" if outcome.fail_on_regression else "warning"

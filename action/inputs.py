@@ -247,7 +247,8 @@ class _Collector:
     def names(self, name: str, known: tuple[str, ...], kind: str) -> tuple[str, ...]:
         value = _raw(name)
         items: list[str] = []
-        for raw_item in value.split(","):
+        # Commas as documented; spaces and newlines too, since YAML block scalars invite them.
+        for raw_item in re.split(r"[,\s]+", value):
             item = raw_item.strip()
             if not item or item in items:
                 continue

@@ -121,6 +121,7 @@ def test_unknown_architecture_is_an_error_with_a_hint(
 def test_architecture_all_and_lists(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert read(monkeypatch, version="v1", architecture="ALL").architectures == ()
     assert read(monkeypatch, version="v1", architecture="riscv64").architectures == ("riscv64",)
+    assert read(monkeypatch, version="v1", architecture="amd64 arm64\n").architectures == ("amd64", "arm64")
     assert "architecture" in problems(monkeypatch, version="v1", architecture=" , ")
 
 

@@ -42,7 +42,7 @@ import functools
 import json
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -129,7 +129,7 @@ class InstallSpec:
     def is_empty(self) -> bool:
         return not any(dataclasses.astuple(self))
 
-    def map(self, fn: Any) -> InstallSpec:
+    def map(self, fn: Callable[[str], str]) -> InstallSpec:
         return InstallSpec(
             **{f.name: tuple(fn(p) for p in getattr(self, f.name)) for f in dataclasses.fields(self)}
         )
@@ -146,7 +146,12 @@ class ChecksumSpec:
 
 @dataclass(frozen=True)
 class ArchSpec:
-    """Everything the builder needs to know about one Debian architecture."""
+    """Everything the builder needs to know about one Debian architecture.
+
+    Paths are globs relative to the extracted archive's root. An empty ``binary_paths`` means
+    "every ELF executable in the archive". ``auto`` specs carry no asset name: discovery
+    picks one by the arch's upstream tokens.
+    """
 
     arch: str
     upstream_token: str
@@ -201,6 +206,8 @@ class ArchSpec:
 
 @dataclass(frozen=True)
 class PackageConfig:
+    """A validated package.yaml. ``description`` is the synopsis line, a newline, the body."""
+
     path: Path
     package_name: str
     github_repo: str | None

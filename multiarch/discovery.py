@@ -400,15 +400,27 @@ def _has_arch(lower: str) -> bool:
     return any(t in table for t in _tokens(lower))
 
 
-def classify(name: str) -> _Classified:
+def _strip_project(name: str, project: str | None) -> str:
+    """The name without a leading project name, so ``pdb-…`` or ``arm-tools-…`` are not read as tokens."""
+    if not project:
+        return name
+    lower, prefix = name.lower(), project.lower()
+    if lower.startswith(prefix) and len(name) > len(prefix) and name[len(prefix)] in "-_.":
+        return name[len(prefix) + 1 :]
+    return name
+
+
+def classify(name: str, project: str | None = None) -> _Classified:
     """Read one asset name: its Debian arch, libc and kind, or why it is no candidate.
 
     Rejections carry ``arch=None`` and a reason; candidates carry the arch and a short note.
+    ``project`` (the package or repository name) is stripped from the front before the name's
+    tokens are read, so a project called ``pdb`` or ``arm-tools`` does not confuse them.
     """
     ignore = _ignore_reason(name)
     if ignore is not None:
         return _Classified(name, None, ignore)
-    tokens = _tokens(name)
+    tokens = _tokens(_strip_project(name, project))
     token_set = set(tokens)
     for token in tokens:
         if token in _OTHER_OS and not (token in _SOFT_OS and "linux" in token_set):
@@ -614,12 +626,14 @@ def discover(
     manual: Mapping[str, str] | None = None,
     prefer_libc: str = "gnu",
     allow_musl: bool = True,
+    project: str | None = None,
 ) -> Discovery:
     """Choose one asset per wanted Debian arch.
 
     ``arches``: the Debian arches wanted (default: every supported one). ``manual`` maps an arch
     to a pattern (glob, or ``re:`` regex) that overrides auto-discovery for that arch.
     ``prefer_libc``: ``"gnu"`` (default) or ``"musl"``. ``allow_musl=False`` rejects musl builds.
+    ``project``: the package/repository name, ignored at the front of asset names.
     """
     if prefer_libc not in ("gnu", "musl"):
         raise ConfigError(f"prefer_libc must be 'gnu' or 'musl', not {prefer_libc!r}", field="libc")
@@ -630,7 +644,7 @@ def discover(
     rejected: dict[str, RejectedAsset] = {}
     by_arch: dict[str, list[_Classified]] = {}
     for name in names:
-        read = classify(name)
+        read = classify(name, project)
         if read.arch is None:
             rejected[name] = RejectedAsset(name, read.reason)
         elif read.libc == "musl" and not allow_musl:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import json
 import re
 import string
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +82,31 @@ def test_uv_example_is_a_list_with_two_binaries() -> None:
     assert specs[0].binary_paths == ("uv-*/uv", "uv-*/uvx")
     assert config.checksums.files == ("{asset}.sha256",) and config.checksums.required
     assert config.license == "MIT OR Apache-2.0"
+
+
+def test_uv_example_matches_a_realistic_release(tmp_path: Path) -> None:
+    # The repo's uv release folder has upstream's real asset names and layout.
+    from tests.support.uv_release import tiny_release
+
+    release = tiny_release(tmp_path)
+    config = load_config(ROOT / "examples/uv/package.yaml")
+    for spec in config.arch_specs(tag="0.5.11"):
+        # The primary token is what uv itself uses, so {arch} would name every gnu asset.
+        abi = "gnueabihf" if spec.arch == "armhf" else "gnu"
+        asset = release / cfg.expand(
+            f"uv-{{arch}}-unknown-linux-{abi}.tar.gz", tag="0.5.11", arch=spec.arch, package_name="uv"
+        )
+        assert asset.exists(), asset.name
+        with tarfile.open(asset) as archive:
+            members = archive.getnames()
+        for pattern in spec.binary_paths:
+            assert [m for m in members if fnmatch.fnmatchcase(m, pattern)], (pattern, members)
+        assert (
+            release
+            / cfg.expand(
+                config.checksums.files[0], tag="0.5.11", arch=spec.arch, package_name="uv", asset=asset.name
+            )
+        ).exists()
 
 
 def test_lazygit_example_expands_version_without_v() -> None:

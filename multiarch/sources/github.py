@@ -32,6 +32,7 @@ from github import Auth, Github, GithubException
 
 from multiarch.errors import ConfigError, NetworkError, PermissionDeniedError
 from multiarch.sources.interface import DownloadResult, Release, ReleaseAsset, ReleaseSource, RetryPolicy
+from telemetry import events
 
 log = logging.getLogger(__name__)
 
@@ -240,12 +241,22 @@ class GitHubSource(ReleaseSource):
                 waited += delay
 
     def _api(self, op: Callable[[], T], what: str) -> T:
+        tries = 0
+
         def guarded() -> T:
+            nonlocal tries
+            tries += 1
             try:
                 return op()
             except GithubException as exc:
                 raise classify_status(exc.status, exc.headers, what, _message(exc.data)) from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            # ChunkedEncodingError: the connection broke inside the body (reset mid-response);
+            # it is not a ConnectionError subclass, and is as transient as one.
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
                 err = NetworkError(f"{what}: {type(exc).__name__}: {_redact(str(exc))}", transient=True)
                 raise _Retryable(err) from None
             except ValueError as exc:  # a truncated JSON body
@@ -253,7 +264,12 @@ class GitHubSource(ReleaseSource):
                     NetworkError(f"{what}: unreadable response ({exc})", transient=True)
                 ) from None
 
-        return self._retrying(guarded, what)[0]
+        try:
+            return self._retrying(guarded, what)[0]
+        finally:
+            # Metadata retries reach telemetry too, whether the call finally worked or gave up.
+            if tries > 1:
+                events.counter("api_retries", tries - 1)
 
     # -- metadata ----------------------------------------------------------------------------
 
@@ -351,8 +367,11 @@ class GitHubSource(ReleaseSource):
 
     def download(self, asset: ReleaseAsset, sink: BinaryIO) -> DownloadResult:
         what = f"download of {asset.name}"
+        tries = 0
 
         def attempt() -> int:
+            nonlocal tries
+            tries += 1
             sink.seek(0)
             sink.truncate()
             written = 0
@@ -387,5 +406,12 @@ class GitHubSource(ReleaseSource):
             sink.flush()
             return written
 
-        written, attempts = self._retrying(attempt, what)
+        try:
+            written, attempts = self._retrying(attempt, what)
+        except NetworkError:
+            # The cache counts the retries of a download that returns; one that gives up returns
+            # nothing, so its retries would never reach telemetry unless counted here.
+            if tries > 1:
+                events.counter("download_retries", tries - 1)
+            raise
         return DownloadResult(bytes_written=written, attempts=attempts)

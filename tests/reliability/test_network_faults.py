@@ -1,0 +1,241 @@
+"""Network faults from the loopback GitHub-shaped server, injected per request.
+
+The builder's real code path (``GitHubSource`` through PyGithub and requests, ``DownloadCache``)
+talks to ``tests.support.fake_github``; each case arms a fault for a number of requests and then
+lets requests through. Transient faults must be retried a bounded number of times and the
+download must then succeed with the right bytes; permanent ones must fail at once with the right
+category; the retry count must reach telemetry (``download_retries`` / ``api_retries`` counters
+on the stage event channel, which the session folds into ``metrics.json``'s ``counters``).
+
+Waiting is not real: the retry policy's ``sleep`` records what it was asked to wait, so a
+``Retry-After: 2`` or a rate-limit reset is checked without slowing the suite down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from multiarch.download import DownloadCache
+from multiarch.errors import MultiarchError
+from multiarch.sources.github import GitHubSource
+from multiarch.sources.interface import Release, RetryPolicy
+from telemetry import events
+from tests.reliability.conftest import Figures
+from tests.support.fake_github import FakeGitHub, Fault
+from tests.support.fixtures import FAKE_TOKEN
+
+ROW = "Network faults"
+REPO = "astral-sh/uv"
+TAG = "0.5.11"
+ASSET = "uv-x86_64-unknown-linux-gnu.tar.gz"
+# Big enough that "half the body" is several socket writes, so a reset really is mid-body.
+BODY = random.Random(5).randbytes(384 * 1024)
+OBJECTS = "/objects/*"
+API_ASSET = f"/repos/{REPO}/releases/assets/*"
+API_TAG = f"/repos/{REPO}/releases/tags/*"
+MAX_ATTEMPTS = 4
+
+
+@dataclass
+class Net:
+    gh: FakeGitHub
+    source: GitHubSource
+    cache: DownloadCache
+    sleeps: list[float]
+    events_file: Path
+
+    def counters(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        if not self.events_file.exists():
+            return totals
+        for line in self.events_file.read_text().splitlines():
+            event = json.loads(line)
+            if event.get("type") == "counter":
+                totals[event["name"]] = totals.get(event["name"], 0) + event["value"]
+        return totals
+
+    def release(self) -> Release:
+        return self.source.get_release(TAG)
+
+    def fetch(self) -> bytes:
+        release = self.release()
+        asset = release.asset(ASSET)
+        assert asset is not None
+        cached = self.cache.fetch(self.source, asset)
+        return cached.path.read_bytes()
+
+
+@pytest.fixture
+def net(fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Net:
+    fake_github.add_release(REPO, TAG, {ASSET: BODY, "SHA256SUMS": b"irrelevant\n"})
+    events_file = tmp_path / "events.jsonl"
+    monkeypatch.setenv(events.ENV_VAR, str(events_file))
+    sleeps: list[float] = []
+    policy = RetryPolicy(
+        max_attempts=MAX_ATTEMPTS,
+        base_delay=0.01,
+        max_delay=0.05,
+        max_total_wait=30.0,
+        connect_timeout=2.0,
+        read_timeout=1.0,
+        jitter=0.0,
+        sleep=sleeps.append,
+    )
+    source = GitHubSource(REPO, token=FAKE_TOKEN, api_url=fake_github.api_url, retry=policy)
+    return Net(fake_github, source, DownloadCache(tmp_path / "cache"), sleeps, events_file)
+
+
+# --------------------------------------------------------------------------- transient
+
+
+@dataclass(frozen=True)
+class Transient:
+    fault: Fault
+    retries: int  # how many failed attempts the fault causes
+    counter: str  # the telemetry counter that must show them
+    min_wait: float = 0.0  # the server's requested wait must be honoured (at least this long)
+
+
+TRANSIENT = {
+    "http-500-twice": Transient(Fault.server_error(OBJECTS, 500, times=2), 2, "download_retries"),
+    "http-502": Transient(Fault.server_error(OBJECTS, 502, times=1), 1, "download_retries"),
+    "http-503-thrice": Transient(Fault.server_error(OBJECTS, 503, times=3), 3, "download_retries"),
+    "http-429-retry-after": Transient(
+        Fault.too_many_requests(API_ASSET, retry_after=2), 1, "download_retries", min_wait=2.0
+    ),
+    "http-403-ratelimit-reset": Transient(
+        Fault.rate_limited(API_ASSET, reset_in=3), 1, "download_retries", min_wait=2.0
+    ),
+    "http-403-secondary-ratelimit": Transient(
+        Fault.secondary_rate_limit(API_ASSET, retry_after=1), 1, "download_retries", min_wait=1.0
+    ),
+    "reset-mid-body": Transient(Fault.connection_reset(OBJECTS, 0.5), 1, "download_retries"),
+    "truncated-body": Transient(Fault.truncated(OBJECTS, 0.3), 1, "download_retries"),
+    "stall-before-headers": Transient(Fault.stall(OBJECTS, 4.0), 1, "download_retries"),
+    "stall-mid-body": Transient(Fault.stall(OBJECTS, 4.0, fraction=0.5), 1, "download_retries"),
+    "wrong-length-once": Transient(Fault.wrong_length(OBJECTS, 1000), 1, "download_retries"),
+    "api-502-on-release": Transient(Fault.server_error(API_TAG, 502, times=2), 2, "api_retries"),
+    "api-429-on-repo": Transient(
+        Fault.too_many_requests(f"/repos/{REPO}", retry_after=1), 1, "api_retries", min_wait=1.0
+    ),
+    "api-reset-on-release": Transient(Fault.connection_reset(API_TAG, 0.5), 1, "api_retries"),
+}
+
+
+@pytest.mark.parametrize("name", list(TRANSIENT))
+def test_transient_fault_is_retried_then_succeeds(name: str, net: Net, figures: Figures) -> None:
+    case = TRANSIENT[name]
+    with figures.case(ROW, name) as record:
+        net.gh.add_fault(case.fault)
+        data = net.fetch()
+        assert hashlib.sha256(data).digest() == hashlib.sha256(BODY).digest()
+        assert net.gh.pending_faults() == [], "the fault never fired, so the case tested nothing"
+        assert len(net.sleeps) == case.retries
+        if case.min_wait:
+            assert max(net.sleeps) >= case.min_wait, f"server asked to wait, we slept {net.sleeps}"
+        counters = net.counters()
+        assert counters.get(case.counter) == case.retries, counters
+        record.outcome = "retried, then built"
+
+
+# --------------------------------------------------------------------------- permanent
+
+
+@dataclass(frozen=True)
+class Permanent:
+    arm: Callable[[Net], None]
+    category: str
+    max_requests: int  # to the faulted path: "fail fast" means no pointless retries
+    path: str = OBJECTS
+    retries: int = 0  # failed attempts telemetry must report (bounded retries before giving up)
+
+
+def _tamper(net: Net) -> None:
+    # Same length, different bytes: the release's digest no longer matches what is served.
+    asset = net.gh.asset(REPO, TAG, ASSET)
+    asset.source = bytes(b ^ 0xFF for b in BODY[:16]) + BODY[16:]
+
+
+PERMANENT = {
+    "http-404-asset": Permanent(lambda n: n.gh.add_fault(Fault.not_found(OBJECTS)), "network", 1),
+    "http-410-asset": Permanent(
+        lambda n: n.gh.add_fault(Fault.status_code(OBJECTS, 410, times=None)), "network", 1
+    ),
+    "redirect-loop": Permanent(
+        lambda n: n.gh.add_fault(Fault.redirect_loop(API_ASSET)), "network", 6, path=API_ASSET
+    ),
+    "checksum-mismatch": Permanent(_tamper, "security", 1),
+    "429-retry-after-beyond-budget": Permanent(
+        lambda n: n.gh.add_fault(Fault.too_many_requests(API_ASSET, retry_after=3600, times=None)),
+        "network",
+        1,
+        path=API_ASSET,
+    ),
+    "http-403-forbidden": Permanent(
+        lambda n: n.gh.add_fault(Fault.status_code(API_ASSET, 403, times=None)),
+        "permission",
+        1,
+        path=API_ASSET,
+    ),
+    # Never clears: retried up to the bound, then a network failure whose retries still count.
+    "http-503-forever": Permanent(
+        lambda n: n.gh.add_fault(Fault.server_error(OBJECTS, 503, times=None)),
+        "network",
+        MAX_ATTEMPTS,
+        retries=MAX_ATTEMPTS - 1,
+    ),
+    "wrong-size-forever": Permanent(
+        lambda n: n.gh.add_fault(Fault.wrong_length(OBJECTS, 1000, times=None)),
+        "network",
+        MAX_ATTEMPTS,
+        retries=MAX_ATTEMPTS - 1,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(PERMANENT))
+def test_permanent_fault_fails_fast_with_category(name: str, net: Net, figures: Figures) -> None:
+    case = PERMANENT[name]
+    with figures.case(ROW, name) as record:
+        release = net.release()  # metadata is fine; the fault hits the download
+        asset = release.asset(ASSET)
+        assert asset is not None
+        case.arm(net)
+        net.gh.clear_requests()
+        with pytest.raises(MultiarchError) as caught:
+            net.cache.fetch(net.source, asset)
+        error = caught.value
+        assert error.category == case.category, f"{error.category}: {error}"
+        assert ASSET in str(error), f"the error does not name the asset: {error}"
+        assert len(net.gh.requests_matching(case.path)) <= case.max_requests
+        assert len(net.sleeps) == case.retries
+        assert net.counters().get("download_retries", 0) == case.retries
+        # Nothing half-downloaded may be left where a later run would pick it up.
+        assert list((net.cache.root / "sha256").iterdir()) == []
+        assert list((net.cache.root / "tmp").iterdir()) == []
+        record.outcome = f"failed fast: {error.category}"
+        if case.retries:
+            record.outcome = f"gave up after {case.retries} retries: {error.category}"
+
+
+def test_missing_tag_and_refused_token(net: Net, figures: Figures) -> None:
+    with figures.case(ROW, "release-tag-404") as record:
+        with pytest.raises(MultiarchError) as caught:
+            net.source.get_release("v9.9.9")
+        assert caught.value.category == "configuration"
+        assert "v9.9.9" in str(caught.value)
+        record.outcome = "failed fast: configuration"
+    with figures.case(ROW, "http-401-bad-token") as record:
+        bad = GitHubSource(REPO, token="ghp_wrong", api_url=net.gh.api_url, retry=net.source.retry)
+        with pytest.raises(MultiarchError) as caught:
+            bad.get_release(TAG)
+        assert caught.value.category == "permission"
+        assert "ghp_wrong" not in str(caught.value)
+        record.outcome = "failed fast: permission"

@@ -450,6 +450,11 @@ def license_paragraph_text(name: str, source_url: str = "") -> str:
 def copyright_text(meta: PackageMeta) -> str:
     value, names = dep5_license(meta.license)
     holder = meta.copyright_holder or f"The {meta.upstream} authors and contributors"
+    if not re.search(r"\b\d{4}\b", holder):
+        # A notice names a year (lintian: copyright-without-copyright-notice). Upstream's first
+        # year is unknown here; the release being packaged is certainly covered.
+        year = datetime.datetime.fromtimestamp(meta.date, tz=datetime.UTC).year
+        holder = f"{year} {holder}"
     header = deb822.Deb822()
     header["Format"] = DEP5_FORMAT
     header["Upstream-Name"] = meta.upstream

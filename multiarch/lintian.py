@@ -1,0 +1,167 @@
+"""lintian: run it on a package, count its findings, and ship the few justified overrides.
+
+The default packages must be lintian-clean (no errors, no warnings). The packages are fixed
+rather than silenced wherever that is possible: a man page is generated when upstream has none,
+the copyright file carries a notice and DEP-5 license paragraphs, Depends covers the C library.
+What cannot be fixed without changing upstream's binaries gets an override, shipped in the
+package at ``/usr/share/lintian/overrides/<package>`` and only for the files it concerns:
+
+- ``statically-linked-binary``: upstream publishes some builds statically linked (uv's aarch64
+  build is a static musl binary). Relinking is impossible without rebuilding upstream's source,
+  and this builder exists to ship the published, checksum-verified binaries as they are.
+- ``unstripped-binary-or-object``: stripping would change the bytes whose checksums upstream
+  published (and drop the symbols upstream chose to ship for backtraces).
+
+API summary::
+
+    run_lintian(deb, *, timeout=600.0, profile=None) -> LintianResult
+    parse_lintian(output) -> LintianResult
+    override_entry(package, binaries) -> DataEntry | None
+    LintianResult(errors, warnings, info, pedantic, overridden, tags, command_failed)
+        .as_dict() -> {"errors", "warnings", "info", "tags"} for the result file
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from multiarch.debwriter import DataEntry
+from multiarch.errors import DependencyError, PackagingError
+from multiarch.stage import StagedBinary
+
+# "E: uv: tag-name detail [pointer]" and, for other package types, "E: uv source: tag".
+_LINE: Final = re.compile(
+    r"^(?P<sev>[EWIPXCO]): (?P<pkg>[^:\s]+)(?: [a-z]+)?: "
+    r"(?P<tag>[A-Za-z0-9][A-Za-z0-9+._-]*)(?: (?P<detail>.*))?$"
+)
+_SEVERITIES: Final = {
+    "E": "error",
+    "W": "warning",
+    "I": "info",
+    "P": "pedantic",
+    "X": "experimental",
+    "C": "classification",
+    "O": "overridden",
+}
+
+
+@dataclass(frozen=True)
+class LintianTag:
+    severity: str  # E, W, I, P, X, C, O
+    package: str
+    tag: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.package}: {self.tag}" + (f" {self.detail}" if self.detail else "")
+
+
+@dataclass(frozen=True)
+class LintianResult:
+    errors: int
+    warnings: int
+    info: int
+    pedantic: int
+    overridden: int
+    tags: tuple[LintianTag, ...]
+    command_failed: bool = False
+
+    @property
+    def clean(self) -> bool:
+        """No errors and no warnings: the bar the default packages must pass."""
+        return self.errors == 0 and self.warnings == 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "info": self.info,
+            "pedantic": self.pedantic,
+            "overridden": self.overridden,
+            "tags": [str(t) for t in self.tags if t.severity != "O"],
+        }
+
+
+def parse_lintian(output: str) -> LintianResult:
+    tags: list[LintianTag] = []
+    for line in output.splitlines():
+        match = _LINE.match(line.rstrip())
+        if match is None:
+            continue  # N: notes, blank lines, progress chatter
+        tags.append(LintianTag(match["sev"], match["pkg"], match["tag"], match["detail"] or ""))
+
+    def count(sev: str) -> int:
+        return sum(1 for t in tags if t.severity == sev)
+
+    return LintianResult(
+        errors=count("E"),
+        warnings=count("W"),
+        info=count("I"),
+        pedantic=count("P"),
+        overridden=count("O"),
+        tags=tuple(tags),
+    )
+
+
+def run_lintian(deb: Path, *, timeout: float = 600.0, profile: str | None = None) -> LintianResult:
+    """Run lintian with info and pedantic tags shown, and count what it says.
+
+    lintian exits 2 when it found errors (``--fail-on``); that is a result, not a failure. Exit 1
+    is lintian's own run-time error (it could not unpack the package, a check crashed) and
+    raises PackagingError.
+    """
+    exe = shutil.which("lintian")
+    if exe is None:
+        raise DependencyError(
+            "lintian is not installed", remediation=("apt-get install lintian, or build without --lintian",)
+        )
+    cmd = [exe, "--display-info", "--pedantic", "--show-overrides", "--tag-display-limit", "0"]
+    if profile:
+        cmd += ["--profile", profile]
+    cmd.append(str(deb))
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise PackagingError(f"lintian did not finish within {timeout:.0f} s on {deb.name}") from exc
+    result = parse_lintian(proc.stdout)
+    if proc.returncode not in (0, 2):
+        detail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        raise PackagingError(f"lintian failed on {deb.name} (exit {proc.returncode}): {' | '.join(detail)}")
+    return result
+
+
+def _pointer(path: str) -> str:
+    return f"[{path}]"
+
+
+def override_entry(package: str, binaries: Iterable[StagedBinary]) -> DataEntry | None:
+    """The package's lintian overrides for upstream binaries we ship unmodified, or None.
+
+    Every line names the file it concerns, so an override never hides the same problem elsewhere.
+    """
+    lines: list[str] = []
+    static = sorted(b.path for b in binaries if b.elf is not None and b.elf.is_executable and b.elf.is_static)
+    unstripped = sorted(b.path for b in binaries if b.elf is not None and b.elf.has_symtab)
+    if static:
+        lines.append("# Upstream publishes this build statically linked; it is shipped as released.")
+        lines += [f"{package}: statically-linked-binary {_pointer(p)}" for p in static]
+    if unstripped:
+        lines.append("# Upstream's binaries are shipped byte-identical to the checksummed release assets.")
+        lines += [f"{package}: unstripped-binary-or-object {_pointer(p)}" for p in unstripped]
+    if not lines:
+        return None
+    return DataEntry.blob(f"usr/share/lintian/overrides/{package}", ("\n".join(lines) + "\n").encode())
+
+
+def format_summary(result: LintianResult) -> str:
+    return f"{result.errors} E, {result.warnings} W, {result.info} I, {result.pedantic} P"
+
+
+def severity_name(code: str) -> str:
+    return _SEVERITIES.get(code, code)

@@ -158,6 +158,28 @@ def test_yq_example_bare_binaries_renamed() -> None:
     assert config.checksums.hashes_order == "checksums_hashes_order"
 
 
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
+def test_every_example_arch_is_built_for_some_suite(path: Path) -> None:
+    config = load_config(path)
+    names = {s.name for s in config.suites()}
+    for spec in config.arch_specs():
+        assert names & {s.name for s in suites.suites_for_arch(spec.arch)}, spec.arch
+
+
+def test_docs_and_schema_agree() -> None:
+    # Every key the schema accepts is documented, and the docs name no key the schema lacks.
+    schema = json.loads(cfg.SCHEMA_FILE.read_text())
+    docs = (ROOT / "docs" / "configuration.md").read_text()
+    keys = set(schema["properties"]) | set(schema["$defs"]["archEntry"]["properties"])
+    keys |= set(schema["$defs"]["install"]["properties"]) | set(
+        schema["properties"]["checksums"]["properties"]
+    )
+    for key in sorted(keys):
+        assert f"`{key}`" in docs or f"`checksums.{key}`" in docs or f"`source.{key}`" in docs, key
+    for placeholder in cfg.PLACEHOLDERS:
+        assert f"`{{{placeholder}}}`" in docs, placeholder
+
+
 # --------------------------------------------------------------------------- values
 
 

@@ -174,3 +174,43 @@ def test_any_tag_gives_a_version_dpkg_accepts_or_a_config_error(tag: str) -> Non
         # dpkg --validate-version is the authority on what is a valid version.
         result = subprocess.run(["dpkg", "--validate-version", version], capture_output=True, check=False)
         assert result.returncode == 0, (tag, version, result.stderr)
+
+
+RELEASE = st.lists(st.integers(0, 999), min_size=1, max_size=4).map(lambda parts: ".".join(map(str, parts)))
+MARKER = st.sampled_from(["-rc", "-rc.", ".rc", "rc", "-beta", "-beta.", "-alpha", "-alpha.", "-pre", "-dev"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    release=RELEASE,
+    prefix=st.sampled_from(["", "v", "release-"]),
+    build=st.integers(1, 30),
+    older=st.sampled_from(SUITES),
+    newer=st.sampled_from(SUITES),
+)
+def test_suite_order_property(release: str, prefix: str, build: int, older: str, newer: str) -> None:
+    a = versioning.debian_version(prefix + release, str(build), older)
+    b = versioning.debian_version(prefix + release, str(build), newer)
+    expected = suites.get_suite(older).order - suites.get_suite(newer).order
+    assert (versioning.compare_versions(a, b) > 0) - (versioning.compare_versions(a, b) < 0) == (
+        (expected > 0) - (expected < 0)
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    release=RELEASE,
+    marker=MARKER,
+    number=st.one_of(st.none(), st.integers(0, 20)),
+    suite=st.sampled_from(SUITES),
+)
+def test_prerelease_below_release_property(release: str, marker: str, number: int | None, suite: str) -> None:
+    tag = f"v{release}{marker}{'' if number is None else number}"
+    if marker.endswith(".") and number is None:
+        tag = tag[:-1]
+    pre = versioning.debian_version(tag, "1", suite)
+    final = versioning.debian_version(f"v{release}", "1", suite)
+    assert "~" in pre, (tag, pre)
+    assert versioning.compare_versions(pre, final) < 0, (pre, final)
+    # Also below the same release built for the oldest suite.
+    assert versioning.compare_versions(pre, versioning.debian_version(f"v{release}", "1", SUITES[0])) < 0

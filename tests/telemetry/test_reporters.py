@@ -270,3 +270,51 @@ def test_unwritable_directory_is_a_warning_not_a_crash(tmp_path: Path) -> None:
     assert report.warnings
     assert "metrics_json" not in report.paths
     assert report.summary_block["build_duration_seconds"] == 420
+
+
+def test_real_monitored_session_report(tmp_path: Path) -> None:
+    """A real RunData from telemetry.session (shell build using the CLI inside), through write_all."""
+    import sys
+
+    from telemetry.session import Session, SessionOptions
+
+    root = Path(__file__).resolve().parents[2]
+    tdir = tmp_path / ".telemetry"
+    script = (
+        f'T="{sys.executable} -m telemetry"; '
+        "$T stage-start download; "
+        f"{sys.executable} -c 'import time; b = bytearray(48 * 1024 * 1024); time.sleep(0.4)'; "
+        "$T stage-complete download success fetched; "
+        "$T stage-start build; "
+        "echo 'E: Unable to locate package libfoo-dev' >&2; exit 100"
+    )
+    options = SessionOptions(
+        telemetry_dir=tdir,
+        sample_interval=0.1,
+        cwd=str(tmp_path),
+        env={"PYTHONPATH": str(root)},
+        echo_output=False,
+    )
+    run = Session(options).run(shell_command=script)
+    report = write_all(run, telemetry_dir=tdir, packages_built=0, packages_failed=1)
+    metrics = json.loads((tdir / "metrics.json").read_text())
+    jsonschema.validate(metrics, schema("metrics"))
+    jsonschema.validate(json.loads((tdir / "failure-report.json").read_text()), schema("failure-report"))
+    assert [(s["name"], s["status"]) for s in metrics["build_metrics"]["build_stages"]] == [
+        ("download", "success"),
+        ("build", "incomplete"),
+    ]
+    assert report.analysis is not None
+    assert (report.analysis.category, report.analysis.stage, report.analysis.exit_code) == (
+        "dependency",
+        "build",
+        100,
+    )
+    assert report.analysis.reason == "E: Unable to locate package libfoo-dev"
+    assert metrics["memory_metrics"]["peak_usage_mb"] >= 48
+    assert metrics["memory_metrics"]["samples"]
+    # The session's live sample log is kept, not replaced by ours.
+    first = json.loads((tdir / "memory-samples.log").read_text().splitlines()[0])
+    assert "tree_hwm_mb" in first
+    families = {f.name for f in text_string_to_metric_families((tdir / "metrics.prom").read_text())}
+    assert {"build_duration_seconds", "peak_memory_mb"} <= families

@@ -43,7 +43,7 @@ _ALGO_RANK: Final = {"sha512": 3, "sha384": 2, "sha256": 1}
 _SIDECAR_SUFFIXES: Final = (".sha256", ".sha256sum", ".sha512", ".sha512sum", ".sha256.txt", ".sha512.txt")
 _SUMS_NAME: Final = re.compile(
     r"(?:sha(?:256|384|512)sums?|sha(?:256|384|512)\.sum|shasums?|(?:.*[_.-])?checksums?|checksums-bsd)"
-    r"(?:\.txt)?",
+    r"(?:\.txt|\.sha256|\.sha512)?",
     re.IGNORECASE,
 )
 _BSD_LINE: Final = re.compile(r"^(SHA-?\d+|MD5|SHA1)\s*\((.+)\)\s*=\s*([0-9a-fA-F]+)\s*$", re.IGNORECASE)
@@ -124,6 +124,22 @@ def _algorithm_hint(file_name: str) -> str | None:
         if algo in lower:
             return algo
     return None
+
+
+def _sidecar_names(asset_name: str) -> list[tuple[str, bool]]:
+    """``x.tar.gz.sha256`` and friends (exact), and ``x.sha256sum`` for ``x.tar.gz`` (zellij's layout).
+
+    A stem sidecar may belong to ``x.zip`` as well, so a bare digest in it is not credited to
+    anyone: only lines that name the asset count (the bool says whether a bare digest may count).
+    """
+    names = [(asset_name + suffix, True) for suffix in _SIDECAR_SUFFIXES]
+    lower = asset_name.lower()
+    for archive in (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tar.zst", ".zip", ".gz", ".xz"):
+        if lower.endswith(archive):
+            stem = asset_name[: -len(archive)]
+            names += [(stem + suffix, False) for suffix in _SIDECAR_SUFFIXES]
+            break
+    return names
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,11 +298,11 @@ class ChecksumIndex:
         found: list[ExpectedDigest] = []
         if self.pin is not None:
             found.extend(self.pin.expected(asset_name))
-        for suffix in _SIDECAR_SUFFIXES:
-            sidecar = self.release.asset(asset_name + suffix)
+        for sidecar_name, exact in _sidecar_names(asset_name):
+            sidecar = self.release.asset(sidecar_name)
             if sidecar is None:
                 continue
-            digests = self._parse(sidecar, default_name=asset_name).get(asset_name, {})
+            digests = self._parse(sidecar, default_name=asset_name if exact else None).get(asset_name, {})
             found.extend(ExpectedDigest(a, h, "sidecar", sidecar.name) for a, h in digests.items())
         for sums in self.sums_files():
             digests = self._parse(sums).get(asset_name, {})

@@ -475,6 +475,11 @@ def classify(name: str, project: str | None = None) -> _Classified:
         for a in _ARM:
             found.pop(a, None)
         found[chosen] = (token, False)
+        # Debian's armel baseline is ARMv5TE: an ARMv6/v7 soft-float build may use instructions
+        # older armel CPUs lack, so it only serves when no baseline build exists.
+        if chosen == "armel" and re.match(r"armv[67]", token):
+            specificity = 1
+            note = note or f"{token} is armel (above the ARMv5TE baseline)"
     if not found:
         return _Classified(name, None, "no known architecture in the name")
     strong = {a: v for a, v in found.items() if not v[1]}
@@ -664,7 +669,9 @@ def discover(
             else:
                 skipped.append(result)
             continue
-        candidates = sorted(by_arch.get(arch, []), key=lambda c: _rank(c, prefer_libc), reverse=True)
+        # Sorted by name first so that equal ranks resolve the same way on every run.
+        by_name = sorted(by_arch.get(arch, []), key=lambda c: c.name)
+        candidates = sorted(by_name, key=lambda c: _rank(c, prefer_libc), reverse=True)
         if not candidates:
             skipped.append(SkippedArch(arch, _why_none(arch, names, rejected, by_arch)))
             continue
@@ -704,10 +711,10 @@ def _why_lost(loser: _Classified, best: _Classified, prefer: str) -> str:
     if _libc_rank(loser.libc, prefer) < _libc_rank(best.libc, prefer):
         return f"{loser.libc} build; {best.name} is a {best.libc} build and {prefer} is preferred"
     if loser.specificity < best.specificity:
-        return f"less specific architecture name than {best.name}"
+        return f"a less exact match for {best.arch} than {best.name}"
     if _FORMAT_RANK[loser.kind] < _FORMAT_RANK[best.kind]:
         return f"{loser.kind.value} format; preferred the {best.kind.value} of {best.name}"
-    return f"same build as {best.name}, which was preferred"
+    return f"another build for {best.arch}; preferred {best.name} (the plainer name)"
 
 
 def _why_none(

@@ -64,6 +64,13 @@ def index_for(release: Release, pin: PinnedMetadata | None = None) -> ChecksumIn
         ({"checksums.txt": f"# generated\n\n{SHA256}  {NAME}\n"}, "checksums.txt", "sha256"),
         ({"tool_1.0.0_checksums.txt": f"{SHA256}  {NAME}\n"}, "tool_1.0.0_checksums.txt", "sha256"),
         ({"sha256.sum": f"{SHA256}  {NAME}\n"}, "sha256.sum", "sha256"),
+        ({"checksums.sha256": f"{SHA256}  {NAME}\n"}, "checksums.sha256", "sha256"),  # k9s
+        (
+            {"tool_1.0.0_linux_amd64.sha256sum": f"{SHA256}  {NAME}\n"},
+            "tool_1.0.0_linux_amd64.sha256sum",
+            "sha256",
+        ),
+        ({"tool_1.0.0_linux_amd64.sha256sum": f"{SHA256}\n"}, None, None),  # stem sidecar, bare: whose?
         ({"shasum.txt": f"{SHA256}  {NAME}\n"}, "shasum.txt", "sha256"),
         (
             {"checksums-bsd": f"SHA256 ({NAME}) = {SHA256}\nSHA512 ({NAME}) = {SHA512}\n"},

@@ -229,6 +229,32 @@ def test_ripgrep_musl_only_amd64_and_soft_float_armv7() -> None:
     assert "musl" in (strict.skip_reason("amd64") or "")
 
 
+FZF_0_57_0 = [
+    "fzf-0.57.0-darwin_amd64.tar.gz", "fzf-0.57.0-darwin_arm64.tar.gz",
+    "fzf-0.57.0-linux_amd64.tar.gz", "fzf-0.57.0-linux_arm64.tar.gz",
+    "fzf-0.57.0-linux_armv5.tar.gz", "fzf-0.57.0-linux_armv6.tar.gz", "fzf-0.57.0-linux_armv7.tar.gz",
+    "fzf-0.57.0-linux_loong64.tar.gz", "fzf-0.57.0-linux_ppc64le.tar.gz", "fzf-0.57.0-linux_riscv64.tar.gz",
+    "fzf-0.57.0-linux_s390x.tar.gz", "fzf-0.57.0-windows_amd64.zip", "fzf-0.57.0-windows_arm64.zip",
+    "fzf_0.57.0_checksums.txt",
+]  # fmt: skip
+
+
+def test_fzf_armel_baseline_and_loong64() -> None:
+    d = discover(FZF_0_57_0, project="fzf")
+    assert d.as_mapping() == {
+        "amd64": "fzf-0.57.0-linux_amd64.tar.gz",
+        "arm64": "fzf-0.57.0-linux_arm64.tar.gz",
+        "armhf": "fzf-0.57.0-linux_armv7.tar.gz",
+        "armel": "fzf-0.57.0-linux_armv5.tar.gz",  # ARMv5TE is armel's baseline; armv6 is a fallback
+        "ppc64el": "fzf-0.57.0-linux_ppc64le.tar.gz",
+        "s390x": "fzf-0.57.0-linux_s390x.tar.gz",
+        "riscv64": "fzf-0.57.0-linux_riscv64.tar.gz",
+        "loong64": "fzf-0.57.0-linux_loong64.tar.gz",
+    }
+    assert "i386" in [s.arch for s in d.skipped]
+    assert "less exact" in (d.rejection("fzf-0.57.0-linux_armv6.tar.gz") or "")
+
+
 def test_neovim_legacy_and_new_names() -> None:
     old = discover(NEOVIM_0_10_3)
     assert old.as_mapping() == {"amd64": "nvim-linux64.tar.gz"}

@@ -48,7 +48,16 @@ def main() -> int:
 
     from action.pipeline import run_build
 
-    outcome = run_build(inputs, cancel, started=started)
+    try:
+        outcome = run_build(inputs, cancel, started=started)
+    except Exception as exc:
+        # A bug of ours must not leave the step without outputs and build-summary.json.
+        import traceback
+
+        from action.assemble import crashed
+
+        traceback.print_exc()
+        outcome = crashed(inputs, exc, time.monotonic() - started)
     from action.report import publish
 
     return publish(outcome, inputs)

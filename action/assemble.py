@@ -165,6 +165,27 @@ def assemble(
     )
 
 
+def crashed(inputs: ActionInputs, exc: BaseException, duration_seconds: float) -> ActionOutcome:
+    """The action itself failed unexpectedly: still a reportable outcome (category ``unknown``)."""
+    return ActionOutcome(
+        status="failure",
+        mode="command" if inputs.command else "builder",
+        package="",
+        version=inputs.version,
+        packages=(),
+        result=None,
+        failure=FailureInfo(
+            category="unknown",
+            reason=f"the action failed internally: {type(exc).__name__}: {exc}",
+            stage="action",
+            remediation=("Re-run the job; if it fails again, report it with the log of this step.",),
+        ),
+        telemetry=None,
+        duration_seconds=duration_seconds,
+        exit_code=1,
+    )
+
+
 def invalid_inputs(error: InputError, inputs: ActionInputs) -> ActionOutcome:
     """Nothing was built: the outcome of a run whose inputs did not validate."""
     problems = tuple((p.name, p.message) for p in error.problems)

@@ -705,12 +705,16 @@ def _schema_error(error: ValidationError, lines: Mapping[PathKey, int], file: st
             if isinstance(instance, Mapping) and name not in instance:
                 missing = str(name)
                 break
-        line = lines.get(path) if path else None
+        # A key missing from the top level points at the first setting, where the mapping
+        # begins: an annotation without a line would not show up in the file at all.
+        top = min((n for p, n in lines.items() if len(p) == 1), default=1)
+        line = lines.get(path) if path else top
         return ConfigError(
             "required setting is missing", file=file, line=line, field=_format_path((*path, missing))
         )
-    if validator == "propertyNames":
-        # jsonschema reports the offending key as the instance, with the parent's path.
+    if validator == "propertyNames" or "propertyNames" in error.relative_schema_path:
+        # jsonschema reports the offending key as the instance, with the parent's path; the
+        # failing keyword is the one inside propertyNames (pattern, enum ...), not propertyNames.
         key = str(instance)
         path = (*path, key)
         message = f"{key!r} {schema.get('x-message', 'is not allowed as a key here')}"

@@ -447,7 +447,8 @@ def test_error_names_file_line_field(
         (BASE.replace("owner/foo.rs", "https://github.com/owner/foo"), 2, "github_repo", "owner/name"),
         (BASE.replace("Jane Doe <jane@example.org>", "jane@example.org"), 8, "maintainer", "Full Name <"),
         (BASE.replace("Does foo things", "x" * 81), 3, "description", "at most 80"),
-        (BASE.replace("package_name: foo\n", ""), None, "package_name", "required"),
+        # A missing top-level key points at the first setting (line 1 here), so annotations show.
+        (BASE.replace("package_name: foo\n", ""), 1, "package_name", "required"),
         (BASE.replace("description: |", "description: ''\nx: |"), 3, "description", "must not be empty"),
     ],
 )

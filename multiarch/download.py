@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from multiarch.checksums import ChecksumIndex, Verification, verify_file
 from multiarch.errors import SecurityError
 from multiarch.sources.interface import ReleaseAsset, ReleaseSource
 from telemetry import events
@@ -108,13 +109,20 @@ class DownloadCache:
         return CachedAsset(asset.name, path, sha256, path.stat().st_size, from_cache=True, attempts=0)
 
     def fetch(
-        self, source: ReleaseSource, asset: ReleaseAsset, *, expected_sha256: str | None = None
+        self,
+        source: ReleaseSource,
+        asset: ReleaseAsset,
+        *,
+        expected_sha256: str | None = None,
+        expected_from: str | None = None,
     ) -> CachedAsset:
         """The asset's bytes as a cache file, downloading them at most once across jobs.
 
         ``expected_sha256`` (else the source's ``digest_sha256``) addresses the cache and is
-        checked before the file enters it.
+        checked before the file enters it; ``expected_from`` names where it came from, for the error.
         """
+        if expected_sha256 is None and asset.digest_sha256:
+            expected_from = expected_from or "release API digest"
         expected = (expected_sha256 or asset.digest_sha256 or "").lower() or None
         if expected is not None and not _HEX64.fullmatch(expected):
             raise SecurityError(f"expected sha256 for {asset.name} is not a sha256 hex digest: {expected!r}")
@@ -130,10 +138,10 @@ class DownloadCache:
                 hit = self._hit(known, asset)
                 if hit is not None:
                     return hit
-            return self._download(source, asset, expected, key)
+            return self._download(source, asset, expected, expected_from or "the expected digest", key)
 
     def _download(
-        self, source: ReleaseSource, asset: ReleaseAsset, expected: str | None, key: str
+        self, source: ReleaseSource, asset: ReleaseAsset, expected: str | None, expected_from: str, key: str
     ) -> CachedAsset:
         fd, tmp_name = tempfile.mkstemp(prefix=f"{key[:24]}.", suffix=".part", dir=self.root / "tmp")
         tmp = Path(tmp_name)
@@ -148,7 +156,8 @@ class DownloadCache:
             actual = _sha256_file(tmp)
             if expected is not None and actual != expected:
                 raise SecurityError(
-                    f"checksum mismatch for {asset.name}: expected sha256 {expected}, downloaded {actual}",
+                    f"checksum mismatch for {asset.name}: {expected_from} expects sha256 {expected}, "
+                    f"the downloaded file has {actual}",
                     remediation=("the asset changed after its checksum was published, or was tampered with",),
                 )
             final = self.path_for(actual)
@@ -182,3 +191,29 @@ def fetch_asset(
 ) -> CachedAsset:
     """One-call form of ``DownloadCache(cache_dir).fetch(...)``."""
     return DownloadCache(cache_dir).fetch(source, asset, expected_sha256=expected_sha256)
+
+
+@dataclass(frozen=True)
+class VerifiedAsset:
+    cached: CachedAsset
+    verification: Verification
+
+
+def fetch_verified(
+    cache: DownloadCache, source: ReleaseSource, asset: ReleaseAsset, index: ChecksumIndex
+) -> VerifiedAsset:
+    """Fetch through the cache and check every expected digest the release (or pin) offers.
+
+    The strongest expected SHA-256 addresses the cache, so a pinned or published checksum is
+    enforced before the file is even stored; the other digests (SHA-512, the API digest) are
+    checked afterwards by ``ChecksumIndex.verify``. Any mismatch is a ``SecurityError``.
+    """
+    expected = index.expected(asset.name)
+    strongest = next((d for d in expected if d.algorithm == "sha256"), None)
+    cached = cache.fetch(
+        source,
+        asset,
+        expected_sha256=strongest.hexdigest if strongest else None,
+        expected_from=strongest.source if strongest else None,
+    )
+    return VerifiedAsset(cached, verify_file(cached.path, asset.name, expected))

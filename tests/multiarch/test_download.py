@@ -199,3 +199,37 @@ def test_real_uv_asset_through_fake_github(
     result = DownloadCache(tmp_path).fetch(source, asset)
     assert result.attempts == 2 and result.size == asset.size
     assert result.sha256 == asset.digest_sha256
+
+
+# -- fetch + verify, and picking a source --------------------------------------------------------
+
+
+def test_fetch_verified_uses_the_strongest_sha256(tmp_path: Path, tiny_release_dir: Path) -> None:
+    from multiarch.checksums import ChecksumIndex, PinnedMetadata
+    from multiarch.download import fetch_verified
+
+    source, release = local(tiny_release_dir)
+    asset = release.asset(ASSET)
+    assert asset is not None and asset.digest_sha256
+    index = ChecksumIndex(release, source.read_bytes)
+    verified = fetch_verified(DownloadCache(tmp_path), source, asset, index)
+    assert verified.verification.verified_by == f"{ASSET}.sha256"
+    assert verified.cached.sha256 == asset.digest_sha256
+    # A pin that disagrees stops the file before it enters the cache, and says it was the pin.
+    pin = PinnedMetadata.from_json({"version": TAG, "assets": {ASSET: {"sha256": "0" * 64}}}, "pins.json")
+    with pytest.raises(SecurityError, match=r"pins\.json expects sha256 0{64}"):
+        fetch_verified(
+            DownloadCache(tmp_path / "other"), source, asset, ChecksumIndex(release, source.read_bytes, pin)
+        )
+    assert list((tmp_path / "other" / "sha256").iterdir()) == []
+
+
+def test_create_source(tmp_path: Path, tiny_release_dir: Path) -> None:
+    from multiarch.errors import ConfigError
+    from multiarch.sources import create_source
+
+    assert isinstance(create_source("astral-sh/uv", tiny_release_dir), LocalSource)
+    gh = create_source("astral-sh/uv", environ={"GITHUB_API_URL": "https://ghe.example/api/v3"})
+    assert isinstance(gh, GitHubSource) and gh.api_url == "https://ghe.example/api/v3"
+    with pytest.raises(ConfigError):
+        create_source(None)

@@ -976,3 +976,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_WR)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve a release folder for manual runs: ``python -m tests.support.fake_github DIR``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("folder", type=Path, help="release folder (one file per asset)")
+    parser.add_argument("--repo", default="astral-sh/uv")
+    parser.add_argument("--tag", default="0.5.11")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--token", default=None, help="require this token (default: accept any)")
+    parser.add_argument("--api-prefix", default="", help="e.g. /api/v3 for the GHES layout")
+    args = parser.parse_args(argv)
+    with FakeGitHub(token=args.token, port=args.port, api_prefix=args.api_prefix) as gh:
+        gh.add_release_from_dir(args.repo, args.tag, args.folder)
+        for key, value in gh.env(with_token=False).items():
+            print(f"{key}={value}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

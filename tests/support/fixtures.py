@@ -13,6 +13,7 @@ Registered for the whole suite by ``pytest_plugins`` in ``tests/conftest.py``:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +28,12 @@ FAKE_TOKEN = "ghp_FAKEtoken0123456789abcdefghijklmnopqr"
 
 @pytest.fixture(scope="session")
 def uv_release_dir() -> Path:
-    return uv_release("0.5.11")
+    try:
+        return uv_release("0.5.11")
+    except (RuntimeError, OSError) as exc:  # PyPI unreachable on a first run: no cache to use
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and the uv release could not be built: {exc}")
+        pytest.skip(f"uv 0.5.11 wheels not cached and PyPI unreachable: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -146,6 +146,17 @@ def classify_status(status: int, headers: Mapping[str, Any] | None, what: str, d
     return HttpStatusError(f"{what}: HTTP {status}{suffix}", status)
 
 
+def _tls_error(what: str, exc: Exception) -> NetworkError:
+    # A certificate problem does not go away by retrying; say what usually fixes it.
+    return NetworkError(
+        f"{what}: TLS failure: {_redact(str(exc))}",
+        transient=False,
+        remediation=(
+            "for GitHub Enterprise Server with a private CA, set REQUESTS_CA_BUNDLE to its certificate",
+        ),
+    )
+
+
 class GitHubSource(ReleaseSource):
     """Releases of ``owner/name`` on github.com or a GHES instance (``api_url``)."""
 
@@ -250,6 +261,8 @@ class GitHubSource(ReleaseSource):
                 return op()
             except GithubException as exc:
                 raise classify_status(exc.status, exc.headers, what, _message(exc.data)) from None
+            except requests.exceptions.SSLError as exc:
+                raise _tls_error(what, exc) from None
             # ChunkedEncodingError: the connection broke inside the body (reset mid-response);
             # it is not a ConnectionError subclass, and is as transient as one.
             except (
@@ -262,6 +275,10 @@ class GitHubSource(ReleaseSource):
             except ValueError as exc:  # a truncated JSON body
                 raise _Retryable(
                     NetworkError(f"{what}: unreadable response ({exc})", transient=True)
+                ) from None
+            except requests.RequestException as exc:  # anything else requests may raise
+                raise _Retryable(
+                    NetworkError(f"{what}: {type(exc).__name__}: {_redact(str(exc))}", transient=True)
                 ) from None
 
         try:
@@ -383,11 +400,11 @@ class GitHubSource(ReleaseSource):
                         for chunk in resp.iter_content(_CHUNK):
                             sink.write(chunk)
                             written += len(chunk)
-                except (
-                    requests.ConnectionError,
-                    requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError,
-                ) as exc:
+                except requests.exceptions.SSLError as exc:
+                    raise _tls_error(what, exc) from None
+                except requests.RequestException as exc:
+                    # Connection errors, timeouts, a body cut short (ChunkedEncodingError, which is
+                    # not a ConnectionError), undecodable content: all worth another attempt.
                     err = NetworkError(
                         f"{what}: {type(exc).__name__} after {written} bytes: {_redact(str(exc))}",
                         transient=True,

@@ -328,3 +328,14 @@ def test_local_source_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         LocalSource(tmp_path / "nope").get_release("v1")
     assert info.value.field == "assets-dir"
+
+
+def test_tls_failure_is_permanent(gh: FakeGitHub, sleeps: Sleeps) -> None:
+    # Speaking TLS to a plain-HTTP port fails the handshake, as a wrong GHES certificate would.
+    source = GitHubSource(REPO, token=FAKE_TOKEN, api_url=gh.api_url.replace("http://", "https://"),
+                          retry=policy(sleeps))  # fmt: skip
+    with pytest.raises(NetworkError) as info:
+        source.get_release(TAG)
+    assert not info.value.transient and "TLS" in info.value.message
+    assert "REQUESTS_CA_BUNDLE" in info.value.remediation[0]
+    assert sleeps.calls == []

@@ -1,0 +1,834 @@
+"""Orchestration: plan the arch × suite matrix, then build every package job in parallel.
+
+Work is split by what it depends on, so nothing is done twice:
+
+- per architecture (once, in a *prep* pool): download and verify the asset, extract it, stage
+  the payload (ELF checks included), and queue its large files for compression right away;
+- per (architecture, suite) *job* (up to ``--max-parallel`` at a time): control file, changelog,
+  copyright, overrides and fallback man pages, then the ``.deb`` itself, whose big blocks come
+  from the shared ``BlockCompressor`` cache (see ``debwriter``), and lintian when asked.
+
+A failure is contained where it happens: a prep failure fails that arch's jobs, a job failure
+fails that job; the others go on. Every error carries its category from where it was raised.
+
+Stage events (``telemetry.events``; no samplers are imported here): ``download_<arch>``,
+``verify_<arch>``, ``extract_<arch>`` per architecture, and per job ``architecture_<arch>_<suite>``
+enclosing ``package_<arch>_<suite>`` (and ``lintian_<arch>_<suite>``). A failure event is emitted
+once, by the step where it happened.
+
+Arches the user asked for explicitly (a list or map in package.yaml, or ``--arch``) that have no
+usable asset become failed jobs, so the run is ``partial``; with the absent form ("whatever
+upstream ships") they are only listed as skipped. Suites without a port of an arch are skipped.
+
+API summary::
+
+    BuildOptions(config, tag, ...)                      # the CLI's arguments
+    make_plan(options, *, source=None) -> Plan          # no packaging; Plan.to_json()
+    run_build(options, *, cancel=None, source=None, plan=None) -> BuildResult
+    BuildResult.to_json() / .exit_code; write_result(result_json, path)
+    error_result(options, error, package="") -> dict    # the result file for a failure before jobs
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from multiarch import versioning
+from multiarch.checksums import ChecksumIndex, PinnedMetadata, Verification
+from multiarch.config import ArchSpec, PackageConfig, load_config
+from multiarch.debian import (
+    PackageMeta,
+    control_bytes,
+    doc_entries,
+    installed_size_kib,
+    manpage_gz,
+    md5sums_bytes,
+    merge_relations,
+)
+from multiarch.debwriter import (
+    COMPRESSIONS,
+    BlockCompressor,
+    Compression,
+    DataEntry,
+    complete_tree,
+    write_deb,
+)
+from multiarch.discovery import ArchChoice, Discovery, discover
+from multiarch.download import DownloadCache
+from multiarch.elf import shlib_depends
+from multiarch.errors import ConfigError, MultiarchError, PackagingError, SecurityError
+from multiarch.extract import extract_asset
+from multiarch.lintian import LintianResult, override_entry, run_lintian
+from multiarch.sources.github import GitHubSource
+from multiarch.sources.interface import Release, ReleaseSource
+from multiarch.sources.local import LocalSource
+from multiarch.stage import StagedPayload, glob_match, stage_payload
+from multiarch.suites import Suite, get_arch
+from telemetry import events
+
+RESULT_SCHEMA = 1
+DEFAULT_RESULT_NAME = ".multiarch-result.json"
+JobStatus = Literal["success", "failure"]
+
+
+# --------------------------------------------------------------------------- options and plan
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    config: Path
+    tag: str
+    build_version: str = "1"
+    arches: tuple[str, ...] | None = None
+    distributions: tuple[str, ...] | None = None
+    assets_dir: Path | None = None
+    output_dir: Path = Path(".")
+    max_parallel: int | None = None  # None: usable cores
+    lintian: bool = False
+    pinned_metadata: Path | None = None
+    compression: str | None = None  # None: the config's
+    cache_dir: Path | None = None
+    result_file: Path | None = None
+    source_date_epoch: int | None = None  # None: $SOURCE_DATE_EPOCH, else the build's start
+    xz_preset: int = 6
+    work_dir: Path | None = None
+
+    def result_path(self) -> Path:
+        return self.result_file or (self.output_dir / DEFAULT_RESULT_NAME)
+
+    def parallel(self) -> int:
+        if self.max_parallel is not None:
+            return max(1, self.max_parallel)
+        return usable_cores()
+
+
+def usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def source_date_epoch(options: BuildOptions) -> int:
+    if options.source_date_epoch is not None:
+        return options.source_date_epoch
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if raw:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(
+                f"SOURCE_DATE_EPOCH must be a Unix timestamp, not {raw!r}", field="SOURCE_DATE_EPOCH"
+            ) from None
+    return int(time.time())
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    arch: str
+    suite: str
+    version: str
+    filename: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    arch: str
+    reason: str
+    suite: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        out = {"arch": self.arch, "reason": self.reason}
+        if self.suite:
+            out["suite"] = self.suite
+        return out
+
+
+@dataclass(frozen=True)
+class MissingArch:
+    """An arch the user asked for that has no usable asset: its jobs fail."""
+
+    arch: str
+    reason: str
+    category: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    config: PackageConfig
+    tag: str
+    upstream_version: str
+    build_version: str
+    compression: Compression
+    source: ReleaseSource
+    release: Release
+    discovery: Discovery
+    specs: tuple[ArchSpec, ...]
+    suites: tuple[Suite, ...]
+    jobs: tuple[PlannedJob, ...]
+    skipped: tuple[Skip, ...]
+    missing: tuple[MissingArch, ...]
+    failed_jobs: tuple[PlannedJob, ...] = ()  # jobs of ``missing`` arches
+
+    def spec(self, arch: str) -> ArchSpec:
+        return next(s for s in self.specs if s.arch == arch)
+
+    def to_json(self) -> dict[str, Any]:
+        arches = []
+        for spec in self.specs:
+            choice = self.discovery.choice(spec.arch)
+            jobs = [j for j in self.jobs if j.arch == spec.arch]
+            entry: dict[str, Any] = {"arch": spec.arch}
+            if choice is not None:
+                entry.update(
+                    asset=choice.asset,
+                    kind=choice.kind.value,
+                    libc=choice.libc,
+                    manual=choice.manual,
+                    reason=choice.reason,
+                    alternatives=list(choice.alternatives),
+                )
+            else:
+                missing = next((m for m in self.missing if m.arch == spec.arch), None)
+                entry.update(asset=None, reason=missing.reason if missing else "")
+            entry["bundle"] = spec.bundle
+            entry["jobs"] = [
+                {"suite": j.suite, "version": j.version, "package_file": j.filename} for j in jobs
+            ]
+            arches.append(entry)
+        return {
+            "schema": RESULT_SCHEMA,
+            "package": self.config.package_name,
+            "tag": self.tag,
+            "upstream_version": self.upstream_version,
+            "build_version": self.build_version,
+            "compression": self.compression,
+            "source": self.source.describe(),
+            "suites": [s.name for s in self.suites],
+            "architectures": arches,
+            "matrix": [
+                {"arch": j.arch, "suite": j.suite, "version": j.version, "package_file": j.filename}
+                for j in self.jobs
+            ],
+            "skipped": [s.to_json() for s in self.skipped],
+            "missing": [{"arch": m.arch, "reason": m.reason, "category": m.category} for m in self.missing],
+            "rejected_assets": [
+                {"name": r.name, "reason": r.reason, **({"arch": r.arch} if r.arch else {})}
+                for r in self.discovery.rejected
+            ],
+        }
+
+
+def _source_for(options: BuildOptions, config: PackageConfig) -> ReleaseSource:
+    folder = options.assets_dir or config.resolve_assets_dir(options.tag)
+    if folder is not None:
+        return LocalSource(Path(folder), license_spdx=config.license)
+    if not config.github_repo:
+        raise ConfigError(
+            "no assets folder and no github_repo: nowhere to take the release from",
+            file=str(config.path),
+            field="github_repo",
+            remediation=("set github_repo in package.yaml, or pass --assets-dir",),
+        )
+    return GitHubSource.from_env(config.github_repo)
+
+
+def _ignored(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(glob_match(p, name) for p in patterns)
+
+
+def make_plan(options: BuildOptions, *, source: ReleaseSource | None = None) -> Plan:
+    """Resolve the matrix: configuration, release, one asset per arch, suites per arch."""
+    config = load_config(options.config)
+    versioning.validate_build_version(options.build_version)
+    upstream = versioning.upstream_version(options.tag)
+    compression = cast(Compression, options.compression or config.compression or "xz")
+    if compression not in COMPRESSIONS:
+        raise ConfigError(f"unknown compression {compression!r} (use xz, gzip or zstd)", field="compression")
+    specs = config.arch_specs(list(options.arches) if options.arches else None, tag=options.tag)
+    suites = config.suites(list(options.distributions) if options.distributions else None)
+    if not suites:
+        raise ConfigError("no suites to build for", file=str(config.path), field="debian_distributions")
+    for suite in suites:
+        if not suite.supports_compression(compression):
+            raise ConfigError(
+                f"{compression} packages cannot be read by dpkg {suite.dpkg_version} in {suite.name}: "
+                f"{suite.note}",
+                field="compression",
+                remediation=(f"use xz (the default), or drop {suite.name} from the distributions",),
+            )
+    source = source or _source_for(options, config)
+    release = source.get_release(options.tag)
+    names = [a.name for a in release.assets if not _ignored(a.name, config.ignore_assets)]
+    manual = {s.arch: cast(str, s.asset or s.release_pattern) for s in specs if not s.auto}
+    found = discover(
+        names,
+        [s.arch for s in specs],
+        manual=manual,
+        prefer_libc="musl" if config.prefer_musl else "gnu",
+    )
+    explicit = config.architecture_mode != "all" or bool(options.arches)
+    jobs: list[PlannedJob] = []
+    failed: list[PlannedJob] = []
+    skipped: list[Skip] = []
+    missing: list[MissingArch] = []
+    for spec in specs:
+        arch_suites = [s for s in suites if s.supports_arch(spec.arch)]
+        for suite in suites:
+            if not suite.supports_arch(spec.arch):
+                skipped.append(Skip(spec.arch, f"{suite.name} has no {spec.arch} port", suite.name))
+        planned = [
+            PlannedJob(
+                arch=spec.arch,
+                suite=suite.name,
+                version=(v := config.debian_version(options.tag, options.build_version, suite)),
+                filename=versioning.deb_filename(config.package_name, v, spec.arch),
+            )
+            for suite in arch_suites
+        ]
+        if found.choice(spec.arch) is not None:
+            jobs.extend(planned)
+            continue
+        reason = found.skip_reason(spec.arch) or f"no release asset for {spec.arch}"
+        if explicit and planned:
+            # A manual pattern that matches nothing is the configuration's problem; an arch
+            # upstream did not publish is a missing dependency of the build.
+            category = "configuration" if not spec.auto else "dependency"
+            missing.append(MissingArch(spec.arch, reason, category))
+            failed.extend(planned)
+        else:
+            skipped.append(Skip(spec.arch, reason))
+    return Plan(
+        config=config,
+        tag=options.tag,
+        upstream_version=upstream,
+        build_version=options.build_version,
+        compression=compression,
+        source=source,
+        release=release,
+        discovery=found,
+        specs=specs,
+        suites=suites,
+        jobs=tuple(jobs),
+        skipped=tuple(skipped),
+        missing=tuple(missing),
+        failed_jobs=tuple(failed),
+    )
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class JobResult:
+    arch: str
+    suite: str
+    status: JobStatus
+    version: str
+    package_path: str = ""
+    size: int = 0
+    sha256: str = ""
+    reason: str = ""
+    failure_category: str | None = None
+    lintian: Mapping[str, object] | None = None
+    duration_seconds: float = 0.0
+    transient: bool = False
+    remediation: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "arch": self.arch,
+            "suite": self.suite,
+            "status": self.status,
+            "version": self.version,
+            "package_path": self.package_path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "reason": self.reason,
+            "failure_category": self.failure_category,
+            "lintian": dict(self.lintian) if self.lintian is not None else None,
+            "duration_seconds": round(self.duration_seconds, 3),
+            **({"transient": True} if self.transient else {}),
+            **({"remediation": list(self.remediation)} if self.remediation else {}),
+        }
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    package: str
+    tag: str
+    upstream_version: str
+    build_version: str
+    jobs: tuple[JobResult, ...]
+    skipped: tuple[Skip, ...]
+    cancelled: bool = False
+
+    @property
+    def status(self) -> str:
+        ok = sum(1 for j in self.jobs if j.status == "success")
+        if self.jobs and ok == len(self.jobs):
+            return "success"
+        return "partial" if ok else "failure"
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.status == "success" else 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": RESULT_SCHEMA,
+            "package": self.package,
+            "tag": self.tag,
+            "upstream_version": self.upstream_version,
+            "build_version": self.build_version,
+            "status": self.status,
+            "jobs": [j.to_json() for j in self.jobs],
+            "skipped": [s.to_json() for s in self.skipped],
+            "error": None,
+            **({"cancelled": True} if self.cancelled else {}),
+        }
+
+
+def error_block(error: BaseException) -> dict[str, Any]:
+    if isinstance(error, ConfigError):
+        return {
+            "category": error.category,
+            "message": error.detail,
+            "file": error.file,
+            "line": error.line,
+            "field": error.field,
+            "transient": False,
+            "remediation": list(error.remediation),
+        }
+    if isinstance(error, MultiarchError):
+        return {
+            "category": error.category,
+            "message": error.message,
+            "file": None,
+            "line": None,
+            "field": None,
+            "transient": bool(error.transient),
+            "remediation": list(error.remediation),
+        }
+    return {
+        "category": "unknown",
+        "message": f"{type(error).__name__}: {error}",
+        "file": None,
+        "line": None,
+        "field": None,
+        "transient": False,
+        "remediation": [],
+    }
+
+
+def error_result(options: BuildOptions, error: BaseException, package: str = "") -> dict[str, Any]:
+    """The result file when the build fails before any job (configuration, release lookup)."""
+    try:
+        upstream = versioning.upstream_version(options.tag)
+    except MultiarchError:
+        upstream = ""
+    return {
+        "schema": RESULT_SCHEMA,
+        "package": package,
+        "tag": options.tag,
+        "upstream_version": upstream,
+        "build_version": options.build_version,
+        "status": "failure",
+        "jobs": [],
+        "skipped": [],
+        "error": error_block(error),
+    }
+
+
+def write_result(document: Mapping[str, Any], path: Path) -> None:
+    """Atomically: a crash leaves the previous file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(document, fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- stage events
+
+
+@contextmanager
+def _step(name: str, *, report_failure: bool = True) -> Iterator[None]:
+    """A telemetry stage around a block; the failure event carries the error's category."""
+    events.stage_start(name)
+    try:
+        yield
+    except MultiarchError as exc:
+        events.stage_complete(name, "failure", exc.message[:500])
+        if report_failure and not getattr(exc, "_reported", False):
+            events.failure(
+                name,
+                exc.message,
+                type(exc).__name__,
+                category=exc.category,
+                transient=exc.transient,
+                remediation=tuple(exc.remediation),
+            )
+            exc._reported = True  # type: ignore[attr-defined]
+        raise
+    except BaseException as exc:
+        events.stage_complete(name, "failure", f"{type(exc).__name__}: {exc}"[:500])
+        if report_failure and not isinstance(exc, CancelledError | KeyboardInterrupt):
+            events.failure(name, f"{type(exc).__name__}: {exc}", type(exc).__name__, category="unknown")
+        raise
+    else:
+        events.stage_complete(name, "success")
+
+
+# --------------------------------------------------------------------------- the build
+
+
+@dataclass(frozen=True)
+class ArchPayload:
+    arch: str
+    asset: str
+    choice: ArchChoice
+    verification: Verification
+    payload: StagedPayload
+    root: Path
+
+
+class Cancelled(Exception):
+    """The build was asked to stop (SIGINT/SIGTERM)."""
+
+
+@dataclass
+class _Runner:
+    options: BuildOptions
+    plan: Plan
+    cancel: threading.Event
+    date: int
+    work: Path
+    compressor: BlockCompressor
+    checksums: ChecksumIndex
+    cache: DownloadCache
+    license: str | None
+    output: Path
+    remaining: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("cancelled")
+
+    # -- once per arch
+
+    def prepare(self, arch: str) -> ArchPayload:
+        self.check_cancel()
+        choice = self.plan.discovery.choice(arch)
+        assert choice is not None
+        name = choice.asset
+        asset = self.plan.release.asset(name)
+        if asset is None:
+            raise PackagingError(f"release {self.plan.tag} has no asset {name!r}")
+        with _step(f"download_{arch}"):
+            expected = self.checksums.expected(name)
+            sha256 = next((d.hexdigest for d in expected if d.algorithm == "sha256"), None)
+            cached = self.cache.fetch(self.plan.source, asset, expected_sha256=sha256)
+        self.check_cancel()
+        with _step(f"verify_{arch}"):
+            verification = self.checksums.verify(name, cached.path)
+            if self.plan.config.checksums.required and not verification.verified:
+                raise SecurityError(
+                    f"{name}: no checksum covers this asset, and package.yaml requires one",
+                    remediation=("check that the release publishes checksums for every asset",),
+                )
+        self.check_cancel()
+        with _step(f"extract_{arch}"):
+            root = self.work / arch
+            extraction = extract_asset(cached.path, root, asset_name=name)
+            payload = stage_payload(
+                extraction,
+                self.plan.spec(arch),
+                package=self.plan.config.package_name,
+                arch=get_arch(arch),
+                asset=name,
+            )
+        # The big files are the same for every suite: start compressing them now, before any
+        # job of this arch gets a slot.
+        self.compressor.prefetch(payload.entries, self.plan.compression)
+        return ArchPayload(arch, name, choice, verification, payload, root)
+
+    # -- once per job
+
+    def meta(self, job: PlannedJob, payload: StagedPayload) -> PackageMeta:
+        cfg = self.plan.config
+        repo_url = ""
+        if cfg.github_repo:
+            repo_url = f"https://github.com/{cfg.github_repo}"
+        return PackageMeta(
+            package=cfg.package_name,
+            version=job.version,
+            upstream_version=self.plan.upstream_version,
+            architecture=job.arch,
+            suite=job.suite,
+            maintainer=cfg.maintainer,
+            synopsis=cfg.synopsis,
+            extended_description=cfg.extended_description,
+            section=cfg.section,
+            priority=cfg.priority,
+            homepage=cfg.homepage,
+            relations=merge_relations(
+                [("Depends", ", ".join(shlib_depends(payload.elf_infos())))],
+                cfg.relation_fields().items(),
+            ),
+            license=self.license,
+            upstream_name=cfg.github_repo.split("/")[-1] if cfg.github_repo else cfg.package_name,
+            source_url=repo_url or (cfg.homepage or ""),
+            date=self.date,
+        )
+
+    def package(self, job: PlannedJob, prep: ArchPayload) -> Path:
+        payload = prep.payload
+        meta = self.meta(job, payload)
+        package = meta.package
+        entries: list[DataEntry] = [*payload.entries, *doc_entries(meta)]
+        overrides = override_entry(package, payload.binaries)
+        if overrides is not None:
+            entries.append(overrides)
+        documented = {m.rsplit(".", 1)[0] for m in payload.manpages}
+        for command in payload.commands:
+            if command not in documented:
+                entries.append(
+                    DataEntry.blob(f"usr/share/man/man1/{command}.1.gz", manpage_gz(command, meta))
+                )
+        tree = complete_tree(entries)
+        control = control_bytes(meta, installed_size_kib(tree))
+        md5sums = md5sums_bytes(tree, payload.md5_map())
+        target = self.output / job.filename
+        written = write_deb(
+            target,
+            [DataEntry.blob("control", control), DataEntry.blob("md5sums", md5sums)],
+            entries,
+            compression=self.plan.compression,
+            mtime=self.date,
+            compressor=self.compressor,
+        )
+        return written.path
+
+    def run_job(self, job: PlannedJob, prep_future: Future[ArchPayload]) -> JobResult:
+        start = time.monotonic()
+        stage = f"architecture_{job.arch}_{job.suite}"
+        events.stage_start(stage)
+        try:
+            self.check_cancel()
+            prep = prep_future.result()
+            self.check_cancel()
+            with _step(f"package_{job.arch}_{job.suite}"):
+                path = self.package(job, prep)
+            lint: LintianResult | None = None
+            if self.options.lintian:
+                self.check_cancel()
+                with _step(f"lintian_{job.arch}_{job.suite}"):
+                    lint = run_lintian(path)
+            size, digest = _size_and_sha256(path)
+            events.stage_complete(stage, "success", str(path))
+            return JobResult(
+                arch=job.arch,
+                suite=job.suite,
+                status="success",
+                version=job.version,
+                package_path=str(path.resolve()),
+                size=size,
+                sha256=digest,
+                lintian=lint.as_dict() if lint is not None else None,
+                duration_seconds=time.monotonic() - start,
+            )
+        except (Cancelled, CancelledError):
+            events.stage_complete(stage, "failure", "cancelled")
+            return JobResult(
+                arch=job.arch,
+                suite=job.suite,
+                status="failure",
+                version=job.version,
+                reason="cancelled before the package was written",
+                duration_seconds=time.monotonic() - start,
+            )
+        except MultiarchError as exc:
+            events.stage_complete(stage, "failure", exc.message[:500])
+            return JobResult(
+                arch=job.arch,
+                suite=job.suite,
+                status="failure",
+                version=job.version,
+                reason=exc.message,
+                failure_category=exc.category,
+                duration_seconds=time.monotonic() - start,
+                transient=exc.transient,
+                remediation=tuple(exc.remediation),
+            )
+        except Exception as exc:  # a bug: report it as such, and keep the other jobs going
+            events.stage_complete(stage, "failure", f"{type(exc).__name__}: {exc}"[:500])
+            events.failure(stage, f"{type(exc).__name__}: {exc}", type(exc).__name__, category="unknown")
+            detail = "".join(traceback.format_exception_only(exc)).strip()
+            return JobResult(
+                arch=job.arch,
+                suite=job.suite,
+                status="failure",
+                version=job.version,
+                reason=f"internal error: {detail}",
+                failure_category="unknown",
+                duration_seconds=time.monotonic() - start,
+            )
+        finally:
+            self.job_done(job.arch)
+
+    def job_done(self, arch: str) -> None:
+        with self.lock:
+            self.remaining[arch] -= 1
+            last = self.remaining[arch] == 0
+        if last:
+            # Free the arch's compressed blocks and extracted files once its last job is done.
+            self.compressor.forget(str((self.work / arch).resolve()))
+            shutil.rmtree(self.work / arch, ignore_errors=True)
+
+
+def _size_and_sha256(path: Path) -> tuple[int, str]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+            size += len(block)
+    return size, h.hexdigest()
+
+
+def _missing_results(plan: Plan) -> list[JobResult]:
+    out = []
+    for job in plan.failed_jobs:
+        why = next(m for m in plan.missing if m.arch == job.arch)
+        out.append(
+            JobResult(
+                arch=job.arch,
+                suite=job.suite,
+                status="failure",
+                version=job.version,
+                reason=why.reason,
+                failure_category=why.category,
+                remediation=(
+                    "check the release's asset names, or map this arch to an asset in package.yaml",
+                ),
+            )
+        )
+    return out
+
+
+def run_build(
+    options: BuildOptions,
+    *,
+    cancel: threading.Event | None = None,
+    source: ReleaseSource | None = None,
+    plan: Plan | None = None,
+    on_job: Callable[[JobResult], None] | None = None,
+) -> BuildResult:
+    """Build every planned job; never raises for a job's failure (it is in the result)."""
+    cancel = cancel or threading.Event()
+    if plan is None:
+        with _step("plan"):
+            plan = make_plan(options, source=source)
+    date = source_date_epoch(options)
+    output = Path(options.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    pin = PinnedMetadata.load(options.pinned_metadata) if options.pinned_metadata else None
+    checksums = ChecksumIndex(plan.release, plan.source.read_bytes, pin=pin)
+    results: list[JobResult] = _missing_results(plan)
+    for job_result in results:
+        events.failure(
+            f"architecture_{job_result.arch}_{job_result.suite}",
+            job_result.reason,
+            "MissingAsset",
+            category=job_result.failure_category,
+            remediation=job_result.remediation,
+        )
+    parallel = options.parallel()
+    work = Path(tempfile.mkdtemp(prefix="multiarch-", dir=options.work_dir))
+    compressor = BlockCompressor(threads=min(parallel, usable_cores()), xz_preset=options.xz_preset)
+    runner = _Runner(
+        options=options,
+        plan=plan,
+        cancel=cancel,
+        date=date,
+        work=work,
+        compressor=compressor,
+        checksums=checksums,
+        cache=DownloadCache(options.cache_dir),
+        license=plan.config.license or plan.release.license_spdx,
+        output=output,
+    )
+    arches = list(dict.fromkeys(j.arch for j in plan.jobs))
+    runner.remaining = {a: sum(1 for j in plan.jobs if j.arch == a) for a in arches}
+    prep_pool = ThreadPoolExecutor(
+        max_workers=max(1, min(parallel, len(arches) or 1)), thread_name_prefix="prep"
+    )
+    job_pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="job")
+    try:
+        preps = {a: prep_pool.submit(runner.prepare, a) for a in arches}
+        futures = {job_pool.submit(runner.run_job, job, preps[job.arch]): job for job in plan.jobs}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for fut in done:
+                result = fut.result()
+                results.append(result)
+                if on_job is not None:
+                    on_job(result)
+            if cancel.is_set():
+                break
+        if cancel.is_set():
+            for fut, job in futures.items():
+                if fut in pending:
+                    fut.cancel()
+                    results.append(
+                        JobResult(
+                            arch=job.arch,
+                            suite=job.suite,
+                            status="failure",
+                            version=job.version,
+                            reason="cancelled before the package was written",
+                        )
+                    )
+    finally:
+        stop_now = cancel.is_set()
+        job_pool.shutdown(wait=not stop_now, cancel_futures=True)
+        prep_pool.shutdown(wait=not stop_now, cancel_futures=True)
+        compressor.close(cancel=stop_now)
+        # On cancellation a worker may still be finishing a block; it only reads from here.
+        shutil.rmtree(work, ignore_errors=True)
+    order = {(j.arch, j.suite): i for i, j in enumerate((*plan.jobs, *plan.failed_jobs))}
+    results.sort(key=lambda r: order.get((r.arch, r.suite), len(order)))
+    return BuildResult(
+        package=plan.config.package_name,
+        tag=plan.tag,
+        upstream_version=plan.upstream_version,
+        build_version=plan.build_version,
+        jobs=tuple(results),
+        skipped=plan.skipped,
+        cancelled=cancel.is_set(),
+    )

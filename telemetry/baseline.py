@@ -89,11 +89,11 @@ def round_half_away(value: float) -> int:
 
 
 def round_percent(value: float | None) -> int | None:
-    return None if value is None else round_half_away(value)
+    return None if value is None or not math.isfinite(value) else round_half_away(value)
 
 
 def _percent(current: float, base: float) -> float | None:
-    if base <= 0:
+    if not (base > 0 and math.isfinite(base) and math.isfinite(current)):
         return None
     return (current - base) / base * 100.0
 
@@ -159,7 +159,11 @@ def load_baseline(path: Path) -> BaselineLoad:
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
         return BaselineLoad(None, f"{path}: does not match baseline.schema.json at {where}: {exc.message}")
-    return BaselineLoad(baseline_from_metrics(doc), None)
+    found = baseline_from_metrics(doc)
+    # JSON allows NaN and 1e999 (inf) through Python's parser; neither is a figure.
+    if not (math.isfinite(found.duration_seconds) and math.isfinite(found.peak_memory_mb)):
+        return BaselineLoad(None, f"{path}: duration or peak memory is not a finite number")
+    return BaselineLoad(found, None)
 
 
 _SAMPLE_KEYS: Final = ("samples",)

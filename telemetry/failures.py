@@ -45,8 +45,10 @@ MAX_LINE_CHARS: Final = 500
 
 RUN_STATUSES: Final = ("success", "failure", "cancelled")
 
+# A code longer than this is not a code (and int() of a huge digit string is slow or refused).
+_MAX_CODE_CHARS: Final = 64
 _ANSI_RE: Final = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_ERRNO_IN_TEXT_RE: Final = re.compile(r"\[Errno (-?\d+)\]")
+_ERRNO_IN_TEXT_RE: Final = re.compile(r"\[Errno (-?[0-9]{1,5})\]")
 
 
 class FailureRulesError(ValueError):
@@ -277,9 +279,9 @@ def _http_verdict(status: int, rules: FailureRules) -> Verdict | None:
     return None
 
 
-_HTTP_CODE_RE: Final = re.compile(r"(?i)^(?:http(?:[ _:/-]*(?:status|error)?)?[ _:/-]*)(\d{3})$")
-_ERRNO_CODE_RE: Final = re.compile(r"(?i)^(?:errno[ _:=-]*|\[errno )(-?\d+)\]?$")
-_SIGNAL_CODE_RE: Final = re.compile(r"(?i)^(?:signal[ _:=-]*|sig)(\d+|[a-z]+)$")
+_HTTP_CODE_RE: Final = re.compile(r"(?i)^(?:http(?:[ _:/-]*(?:status|error)?)?[ _:/-]*)([0-9]{3})$")
+_ERRNO_CODE_RE: Final = re.compile(r"(?i)^(?:errno[ _:=-]*|\[errno )(-?[0-9]{1,5})\]?$")
+_SIGNAL_CODE_RE: Final = re.compile(r"(?i)^(?:signal[ _:=-]*|sig)([0-9]{1,3}|[a-z]+)$")
 
 
 def structured_verdict(code: str, rules: FailureRules) -> tuple[str, Verdict, int | None, str | None] | None:
@@ -291,7 +293,7 @@ def structured_verdict(code: str, rules: FailureRules) -> tuple[str, Verdict, in
     the shell's convention); exception type names, dotted or not.
     """
     c = code.strip()
-    if not c:
+    if not c or len(c) > _MAX_CODE_CHARS:
         return None
     upper = c.upper()
     if upper in rules.errnos:
@@ -303,18 +305,18 @@ def structured_verdict(code: str, rules: FailureRules) -> tuple[str, Verdict, in
             return f"errno:{name}", rules.errnos[name], None, None
         return None
     m = _HTTP_CODE_RE.match(c)
-    if m or (c.isdigit() and 400 <= int(c) <= 599):
+    if m or (_is_number(c) and 400 <= int(c) <= 599):
         status = int(m.group(1) if m else c)
         v = _http_verdict(status, rules)
         return (f"http:{status}", v, None, None) if v else None
     m = _SIGNAL_CODE_RE.match(c)
     if m:
         token = m.group(1).upper()
-        sig = signal_name(int(token)) if token.isdigit() else "SIG" + token
+        sig = signal_name(int(token)) if _is_number(token) else "SIG" + token
         if sig and sig in rules.signals:
             return f"signal:{sig}", rules.signals[sig], None, sig
         return None
-    if c.lstrip("-").isdigit():
+    if _is_number(c.removeprefix("-")):
         exit_code = int(c)
         if exit_code in rules.exit_codes:
             return f"exit:{exit_code}", rules.exit_codes[exit_code], exit_code, None
@@ -327,6 +329,11 @@ def structured_verdict(code: str, rules: FailureRules) -> tuple[str, Verdict, in
     if type_name in rules.exceptions:
         return f"exception:{type_name}", rules.exceptions[type_name], None, None
     return None
+
+
+def _is_number(text: str) -> bool:
+    # str.isdigit() accepts "²", which int() rejects; codes are ASCII decimals.
+    return text.isascii() and text.isdecimal() and len(text) <= _MAX_CODE_CHARS
 
 
 def _errno_in_text(text: str, rules: FailureRules) -> tuple[str, Verdict] | None:
@@ -601,7 +608,7 @@ def _running_stage(stages: Sequence[StageRecord]) -> str:
 
 def _code_as_exit(code: str, default: int | None) -> int | None:
     c = code.strip()
-    if c.isdigit() and int(c) <= 255:
+    if _is_number(c) and int(c) <= 255:
         return int(c)
     return default
 

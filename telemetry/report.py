@@ -95,7 +95,7 @@ def write_all(
     def attempt(role: str, path: Path, action: Any) -> None:
         try:
             action()
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             warnings.append(f"cannot write {path}: {exc}")
         else:
             paths[role] = path

@@ -9,6 +9,7 @@ the peak). Sample series keep their decimals: no snippet compares them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -26,14 +27,22 @@ def iso_time(timestamp: float) -> str:
 
 
 def _r(value: float, digits: int = 1) -> float:
-    return round(float(value), digits)
+    # JSON has no NaN/inf (metrics.json is written with allow_nan=False): a
+    # non-finite figure from a broken sampler is reported as 0, never a crash.
+    number = float(value)
+    return round(number, digits) if math.isfinite(number) else 0.0
+
+
+def _i(value: float) -> int:
+    number = float(value)
+    return round_half_away(number) if math.isfinite(number) else 0
 
 
 def stage_dict(stage: StageRecord) -> dict[str, Any]:
     return {
         "name": stage.name,
         "status": stage.status,
-        "duration": round_half_away(stage.duration_seconds),
+        "duration": _i(stage.duration_seconds),
         "duration_seconds": _r(stage.duration_seconds, 3),
         "start_time": iso_time(stage.start_time),
         "end_time": iso_time(stage.end_time),
@@ -62,19 +71,19 @@ def build_metrics(
         "build_session": {
             "start_time": iso_time(run.start_time),
             "end_time": iso_time(run.end_time),
-            "duration_seconds": round_half_away(run.duration_seconds),
+            "duration_seconds": _i(run.duration_seconds),
             "duration_seconds_exact": _r(run.duration_seconds, 3),
             "start_timestamp": _r(run.start_time, 3),
             "end_timestamp": _r(run.end_time, 3),
             "hostname": system.hostname,
             "os_info": system.os_info,
             "cpu_cores": system.cpu_cores,
-            "memory_total_mb": round_half_away(system.memory_total_mb),
-            "disk_available_gb": round_half_away(system.disk_available_gb),
+            "memory_total_mb": _i(system.memory_total_mb),
+            "disk_available_gb": _i(system.disk_available_gb),
             "disk_available_gb_exact": _r(system.disk_available_gb, 2),
         },
         "memory_metrics": {
-            "peak_usage_mb": round_half_away(memory.peak_mb),
+            "peak_usage_mb": _i(memory.peak_mb),
             "peak_usage_mb_exact": _r(memory.peak_mb, 2),
             "peak_source": memory.peak_source,
             "peak_figures": [{"source": f.source, "value_mb": _r(f.value_mb, 2)} for f in memory.figures],

@@ -197,3 +197,28 @@ def test_save_is_atomic_and_leaves_no_temporaries(tmp_path: Path) -> None:
     save_baseline(tmp_path / "baseline.json", metrics, "2025-01-18T10:30:00+0000")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     assert baseline_document(metrics, "x")["saved_at"] == "x"
+
+
+@given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_load_baseline_never_raises(tmp_path_factory: pytest.TempPathFactory, content: bytes) -> None:
+    path = tmp_path_factory.mktemp("b") / "baseline.json"
+    path.write_bytes(content)
+    loaded = load_baseline(path)
+    assert (loaded.baseline is None) != (loaded.problem is None)
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "1e999"])
+def test_non_finite_baseline_is_a_problem(tmp_path: Path, bad: str) -> None:
+    (tmp_path / "baseline.json").write_text(
+        f'{{"build_session": {{"duration_seconds": {bad}}}, "memory_metrics": {{"peak_usage_mb": 1}}}}'
+    )
+    loaded = load_baseline(tmp_path / "baseline.json")
+    assert loaded.baseline is None and loaded.problem is not None
+    report = write_all(make_run(), telemetry_dir=tmp_path, packages_built=1, packages_failed=0)
+    assert report.score == 100
+
+
+def test_non_finite_current_figures_against_a_baseline() -> None:
+    got = compare(float("nan"), float("inf"), _base())
+    assert got.baseline_comparison() == {"duration_diff_percent": None, "memory_diff_percent": None}
+    assert got.regressions == () and got.performance_score == 100

@@ -292,3 +292,18 @@ def test_event_transient_override(rules: FailureRules) -> None:
     got = classify_event(event, rules)
     assert got.category == "network" and got.transient is True
     assert replace(got, transient=False).transient is False
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.from_regex(r"(?i)(http ?|errno:|signal:|sig)?-?[0-9²٣]{1,8}", fullmatch=True),
+        st.sampled_from(["²", "1" * 5000, "signal:99999", "errno:99999", "http 999", "-", "SIG", "E"]),
+    )
+)
+def test_any_code_is_safe(rules: FailureRules, code: str) -> None:
+    found = structured_verdict(code, rules)
+    assert found is None or found[1].category in CATEGORIES
+    got = classify_event(FailureEvent("s", "r", code, T0), rules, ProcessOutcome(1, None, False, False))
+    assert got.category in CATEGORIES

@@ -318,3 +318,19 @@ def test_real_monitored_session_report(tmp_path: Path) -> None:
     assert "tree_hwm_mb" in first
     families = {f.name for f in text_string_to_metric_families((tdir / "metrics.prom").read_text())}
     assert {"build_duration_seconds", "peak_memory_mb"} <= families
+
+
+def test_non_finite_figures_do_not_break_the_report(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    base = make_run()
+    broken = replace(
+        base,
+        duration_seconds=float("nan"),
+        memory=replace(base.memory, peak_mb=float("inf"), system_used_peak_mb=float("nan")),
+    )
+    report = write_all(broken, telemetry_dir=tmp_path, packages_built=1, packages_failed=0)
+    assert "metrics_json" in report.paths, report.warnings
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    jsonschema.validate(metrics, schema("metrics"))
+    assert metrics["memory_metrics"]["peak_usage_mb"] == 0

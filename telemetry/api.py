@@ -248,7 +248,9 @@ def init_telemetry(config: TelemetryConfig | None = None, *, caller_pid: int | N
     pid = caller_pid if caller_pid is not None else os.getpid()
     directory = cfg.directory
     directory.mkdir(parents=True, exist_ok=True)
-    for stale in (EVENTS_FILE, SAMPLES_FILE, "network-samples.log", "failure-report.json"):
+    # Sample logs of an earlier monitored run would otherwise sit beside this run's files.
+    stale_files = (EVENTS_FILE, SAMPLES_FILE, "network-samples.log", "cpu-samples.log", "disk-samples.log")
+    for stale in (*stale_files, "failure-report.json"):
         (directory / stale).unlink(missing_ok=True)
     figures = _measure(pid)
     workdir = os.getcwd()

@@ -456,14 +456,14 @@ def classify_event(
     by_reason = _analysis_from_text(
         [event.reason], rules, stage=stage, exit_code=exit_code, signal=proc_signal
     )
+    result = by_reason if by_reason.category != "unknown" else _replace_reason(by_reason, event.reason)
     if by_reason.category == "unknown" and outcome is not None and outcome.output_tail:
         by_tail = _analysis_from_text(
             outcome.output_tail, rules, stage=stage, exit_code=exit_code, signal=proc_signal
         )
         if by_tail.category != "unknown":
             # Keep the build's own words first; the log lines explain them.
-            return _replace_reason(by_tail, _join_reason(event.reason, by_tail.reason))
-    result = by_reason if by_reason.category != "unknown" else _replace_reason(by_reason, event.reason)
+            result = _replace_reason(by_tail, _join_reason(event.reason, by_tail.reason))
     if event.transient is not None or event.remediation:
         result = replace(
             result,

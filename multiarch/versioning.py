@@ -51,6 +51,11 @@ _DEBIAN_VERSION = re.compile(
 _PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 _ARCH_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _MAX_TAG = 256
+# No published tag can hold these: git refuses whitespace, control characters, ? * [ \ and
+# '..' in a tag name, and $ ` ; | & < > ( ) quotes and braces only mean something to a shell.
+# Such a "tag" is a typo or an injection attempt, and turning it into a version with dots
+# would build packages for a release that cannot exist.
+_NOT_IN_TAGS = re.compile(r"[\s\x00-\x1f\x7f?*\[\\$`;|&<>(){}'\"]|\.\.|@\{")
 
 
 def upstream_version(tag: str) -> str:
@@ -61,6 +66,13 @@ def upstream_version(tag: str) -> str:
     """
     if len(tag) > _MAX_TAG:
         raise ConfigError(f"tag is longer than {_MAX_TAG} characters", field="version")
+    bad = _NOT_IN_TAGS.search(tag)
+    if bad is not None:
+        raise ConfigError(
+            f"tag {tag!r} cannot be a release tag: it contains {bad.group()!r}",
+            field="version",
+            remediation=("Pass the release tag exactly as published, e.g. v0.44.1.",),
+        )
     match = re.search(r"[0-9]", tag)
     if match is None:
         raise ConfigError(

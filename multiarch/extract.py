@@ -56,6 +56,7 @@ from multiarch.errors import PackagingError, ResourceError, SecurityError
 EntryKind = Literal["file", "dir", "symlink"]
 
 _COPY_CHUNK: Final = 1 << 20
+_STREAM_BUFFER: Final = 64 * 1024
 _HEAD_BYTES: Final = 4096
 _MAX_LINK_TARGET: Final = 4096
 
@@ -339,7 +340,8 @@ def _add_hardlink(state: _State, rel: str, name: str, link_name: str) -> None:
 
 
 def _tar_members(state: _State, stream: IO[bytes]) -> None:
-    with tarfile.open(fileobj=stream, mode="r|", bufsize=_COPY_CHUNK) as tf:
+    # Small read-ahead, so a truncation surfaces while its entry is being read (and is named).
+    with tarfile.open(fileobj=stream, mode="r|", bufsize=_STREAM_BUFFER) as tf:
         for member in tf:
             state.budget.entry = member.name
             state.budget.count_entry()
@@ -404,7 +406,7 @@ def _zip_members(state: _State, path: Path) -> None:
 
 
 def _metered(src: IO[bytes], budget: _Budget) -> io.BufferedReader:
-    return io.BufferedReader(_MeteredReader(src, budget), buffer_size=_COPY_CHUNK)
+    return io.BufferedReader(_MeteredReader(src, budget), buffer_size=_STREAM_BUFFER)
 
 
 def _decompressor(kind: ArchiveKind, raw: IO[bytes]) -> IO[bytes]:

@@ -228,12 +228,16 @@ class CgroupView:
             limit_bytes=self.limit_bytes(),
         )
 
-    def pids(self) -> list[int]:
+    def pids(self) -> list[int] | None:
+        """Member pids; None when the list cannot be read (not the same as empty)."""
         try:
             text = _read_text(self._path("cgroup.procs"))
         except OSError:
-            return []
-        return [int(x) for x in text.split()]
+            return None
+        try:
+            return [int(x) for x in text.split()]
+        except ValueError:
+            return None
 
     def close(self) -> None:
         if self._peak_fd is not None:
@@ -278,7 +282,7 @@ class DedicatedCgroup(CgroupView):
     def kill_all(self, sig: int = signal.SIGKILL) -> int:
         """Signal every member; returns how many were signalled."""
         count = 0
-        for pid in self.pids():
+        for pid in self.pids() or ():
             with contextlib.suppress(OSError):
                 os.kill(pid, sig)
                 count += 1

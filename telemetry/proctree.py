@@ -86,6 +86,8 @@ class TreeSnapshot:
     pss_bytes: int | None  # sum of PSS, on PSS ticks only
     cgroup: CgroupReading | None
     walk_cpu_seconds: float  # what this walk cost this thread
+    # Highest summed RSS seen by quick polls of young processes since the previous walk.
+    quick_peak_rss_bytes: int | None = None
 
     @property
     def cpu_seconds(self) -> float:
@@ -146,33 +148,27 @@ def _parse_stat(data: bytes) -> _Stat:
     )
 
 
+def _field_kb(data: bytes, key: bytes) -> int:
+    """A ``Key:   123 kB`` field of /proc/PID/status, 0 when absent (zombies have no Vm* lines)."""
+    at = data.find(key)
+    if at < 0:
+        return 0
+    end = data.find(b"\n", at + 1)
+    return int(data[at + len(key) : end if end >= 0 else None].split()[0])
+
+
 def _parse_status(data: bytes) -> tuple[str, int, int, int]:
     """(name, VmRSS bytes, VmHWM bytes, threads); zombies have no Vm* lines."""
-    name = ""
-    rss = hwm = 0
-    threads = 1
-    for line in data.split(b"\n"):
-        if line.startswith(b"Name:"):
-            name = line[5:].strip().decode(errors="replace")
-        elif line.startswith(b"VmHWM:"):
-            hwm = int(line.split()[1]) * 1024
-        elif line.startswith(b"VmRSS:"):
-            rss = int(line.split()[1]) * 1024
-        elif line.startswith(b"Threads:"):
-            threads = int(line.split()[1])
-            break  # Threads comes after every field we need
-    return name, rss, hwm, threads
+    end = data.find(b"\n")
+    name = data[5:end].strip().decode(errors="replace") if data.startswith(b"Name:") else ""
+    threads = _field_kb(data, b"\nThreads:") or 1
+    return name, _field_kb(data, b"\nVmRSS:") * 1024, _field_kb(data, b"\nVmHWM:") * 1024, threads
 
 
 def _parse_io(data: bytes) -> tuple[int, int]:
-    read = write = cancelled = 0
-    for line in data.split(b"\n"):
-        if line.startswith(b"read_bytes:"):
-            read = int(line.split()[1])
-        elif line.startswith(b"write_bytes:"):
-            write = int(line.split()[1])
-        elif line.startswith(b"cancelled_write_bytes:"):
-            cancelled = int(line.split()[1])
+    read = _field_kb(data, b"\nread_bytes:")
+    write = _field_kb(data, b"\nwrite_bytes:")
+    cancelled = _field_kb(data, b"\ncancelled_write_bytes:")
     # Pages written and then truncated before writeback never reached the disk.
     return read, max(0, write - cancelled)
 
@@ -184,14 +180,39 @@ def _parse_pss(data: bytes) -> int | None:
     return None
 
 
+def _ancestors(pid: int, proc: str = "/proc") -> frozenset[int]:
+    """``pid``, its ancestors, and 1: processes the tree must never contain (or signal)."""
+    found = {0, 1, pid}
+    current = pid
+    for _ in range(64):
+        try:
+            current = _parse_stat(_read(f"{proc}/{current}/stat")).ppid
+        except (OSError, ValueError, IndexError):
+            break
+        if current in found:
+            break
+        found.add(current)
+    return frozenset(found)
+
+
 @dataclass
 class _Member:
     start_ticks: int
     last: ProcessSnapshot | None
+    first_seen: float  # monotonic
+    cpu_ticks: int = -1  # utime+stime+cutime+cstime at the last full read
+    stale: int = 0  # walks since status and io were last read
+    quick_rss: int = 0  # from quick polls, for young processes
+
+
+# A process that did not run since the last walk cannot have raised its high-water mark
+# or done I/O, so only its stat (CPU, RSS) is read; status and io are re-read at least
+# every this many walks anyway (RSS can shrink under reclaim without the process running).
+_REFRESH_EVERY = 5
 
 
 class ProcessTree:
-    """Walks the build's tree; one instance per monitored run, used by one thread."""
+    """Walks the build's tree; one instance per monitored run, used by one thread at a time."""
 
     def __init__(
         self,
@@ -199,12 +220,14 @@ class ProcessTree:
         session_pid: int | None = None,
         cgroup: CgroupView | None = None,
         pss_every: int = 10,
+        young_seconds: float = 2.0,
         proc: str = "/proc",
     ) -> None:
         self._proc = proc
         self._session_pid = os.getpid() if session_pid is None else session_pid
         self._cgroup = cgroup
         self._pss_every = max(0, pss_every)
+        self._young_seconds = young_seconds
         self._boot = boot_time(proc)
         self._root: int | None = None
         self._root_pgid: int | None = None
@@ -221,10 +244,18 @@ class ProcessTree:
         self._max_read = 0
         self._max_write = 0
         self._reaped: set[int] = set()
+        self._last_pid_seen = ""
+        self._protected = _ancestors(self._session_pid, proc)
+        self._quick_peak: int | None = None
+        self._quick_polls = 0
 
     @property
     def root(self) -> int | None:
         return self._root
+
+    @property
+    def _dedicated(self) -> bool:
+        return self._cgroup is not None and self._cgroup.dedicated
 
     def set_root(self, pid: int) -> None:
         """The build process: a child of the session, the leader of its own process group."""
@@ -237,7 +268,7 @@ class ProcessTree:
         # (the session starts it with setsid); a shared group would adopt strangers.
         self._root_pgid = stat.pgid if stat.pgid == pid else None
         self._root_sid = stat.sid if stat.sid == pid else None
-        self._members[pid] = _Member(stat.start_ticks, None)
+        self._members[pid] = _Member(stat.start_ticks, None, time.monotonic())
         self._foreign.discard(pid)
 
     def member_pids(self) -> list[int]:
@@ -258,6 +289,8 @@ class ProcessTree:
         self._retired_write += usage.ru_oublock * 512
 
     def _is_candidate(self, pid: int, stat: _Stat, cgroup_pids: set[int]) -> bool:
+        if pid in self._protected:
+            return False  # never the session, its ancestors or init, whatever a list says
         if pid in cgroup_pids:
             return True
         if stat.ppid in self._members:
@@ -268,27 +301,8 @@ class ProcessTree:
             return stat.pgid == self._root_pgid or stat.sid == self._root_sid
         return False
 
-    def walk(self, *, read_cgroup: bool = True) -> TreeSnapshot:
-        """One tick. ``read_cgroup=False`` for walks that only refresh membership (killing,
-        reaping): reading the cgroup resets its interval peak, which belongs to the samplers."""
-        cpu_before = time.thread_time()
-        wall = time.time()
-        mono = time.monotonic()
-        self._ticks += 1
-        pss_tick = self._pss_every > 0 and (self._ticks - 1) % self._pss_every == 0
-        cgroup_reading = self._cgroup.read() if self._cgroup is not None and read_cgroup else None
-        cgroup_pids = (
-            set(self._cgroup.pids()) if self._cgroup is not None and self._cgroup.dedicated else set()
-        )
-
-        try:
-            listed = {int(name) for name in os.listdir(self._proc) if name.isdigit()}
-        except OSError:
-            listed = set()
-        self._foreign &= listed  # forget dead foreigners so a reused pid is looked at again
-        listed |= cgroup_pids
-
-        # Resolve new pids: read stat once, decide membership in parent-before-child order.
+    def _admit(self, listed: set[int], cgroup_pids: set[int], now: float) -> list[int]:
+        """Read stat of pids never seen before; admit the tree's, remember the rest as foreign."""
         pending: dict[int, _Stat] = {}
         for pid in listed:
             if pid in self._members or pid in self._foreign or pid == self._session_pid:
@@ -299,21 +313,102 @@ class ProcessTree:
                 continue
         started: list[int] = []
         changed = True
-        while pending and changed:
+        while pending and changed:  # parents before children, whatever the pid order
             changed = False
             for pid, stat in list(pending.items()):
                 if self._is_candidate(pid, stat, cgroup_pids):
-                    self._members[pid] = _Member(stat.start_ticks, None)
+                    self._members[pid] = _Member(stat.start_ticks, None, now)
                     started.append(pid)
                     del pending[pid]
                     changed = True
         self._foreign.update(pending)
+        return started
+
+    def _list_proc(self) -> set[int]:
+        try:
+            listed = {int(name) for name in os.listdir(self._proc) if name.isdigit()}
+        except OSError:
+            return set()
+        self._foreign &= listed  # forget dead foreigners so a reused pid is looked at again
+        return listed
+
+    def _discover(self) -> tuple[set[int], set[int]]:
+        """(pids that may be new members, pids known to be in the build's dedicated cgroup).
+
+        The cgroup's list is used when there is one: every process the build forks
+        starts in our cgroup, and a cgroup lists far fewer pids than /proc. Only a
+        dedicated cgroup's list proves membership; a /proc listing never does.
+        """
+        pids = self._cgroup.pids() if self._cgroup is not None else None
+        if pids is None:
+            return self._list_proc(), set()
+        found = set(pids)
+        self._foreign &= found | set(self._members)
+        return found, (found if self._dedicated else set())
+
+    def _forked_since_last_look(self) -> bool:
+        """/proc/loadavg names the last pid allocated in this pid namespace: a 20 us read
+        that tells whether anything was forked, so idle quick polls skip listing /proc."""
+        try:
+            last = _read(f"{self._proc}/loadavg").rsplit(None, 1)[-1].decode()
+        except (OSError, IndexError):
+            return True
+        changed = last != self._last_pid_seen
+        self._last_pid_seen = last
+        return changed
+
+    def quick_poll(self) -> None:
+        """Between walks: admit processes born since the last look and read the young ones' RSS.
+
+        A grandchild that allocates 300 MB and exits within 200 ms lives between two
+        1 s walks; polling only young processes every few tens of milliseconds sees
+        it at its peak at a small cost. The summed estimate (young processes now, the
+        others at their last walk) goes to the next ``TreeSnapshot.quick_peak_rss_bytes``.
+        """
+        now = time.monotonic()
+        self._quick_polls += 1
+        if self._cgroup is not None:
+            found, cgroup_pids = self._discover()
+            self._admit(found, cgroup_pids, now)
+        elif self._forked_since_last_look():
+            self._admit(self._list_proc(), set(), now)
+        young = [(pid, m) for pid, m in self._members.items() if now - m.first_seen < self._young_seconds]
+        if not young:
+            return
+        for pid, member in young:
+            try:
+                _, rss, _, _ = _parse_status(_read(f"{self._proc}/{pid}/status"))
+            except (OSError, ValueError, IndexError):
+                continue  # gone: keep its last figure for this interval's estimate
+            member.quick_rss = rss
+        estimate = sum(
+            m.quick_rss if now - m.first_seen < self._young_seconds else (m.last.rss_bytes if m.last else 0)
+            for m in self._members.values()
+        )
+        self._quick_peak = max(self._quick_peak or 0, estimate)
+
+    def walk(self, *, read_cgroup: bool = True) -> TreeSnapshot:
+        """One tick. ``read_cgroup=False`` for walks that only refresh membership (killing,
+        reaping): reading the cgroup resets its interval peak, which belongs to the samplers."""
+        cpu_before = time.thread_time()
+        wall = time.time()
+        mono = time.monotonic()
+        self._ticks += 1
+        pss_tick = self._pss_every > 0 and (self._ticks - 1) % self._pss_every == 0
+        cgroup_reading = self._cgroup.read() if self._cgroup is not None and read_cgroup else None
+        # A cgroup's member list finds every newcomer; /proc is still listed on membership
+        # walks and now and then, for adopted zombies (no longer listed in any cgroup).
+        found, cgroup_pids = self._discover()
+        if self._cgroup is not None and (not read_cgroup or self._ticks % 10 == 1):
+            found = found | self._list_proc()
+        listed = found | set(self._members)
+        started = self._admit(listed, cgroup_pids, mono)
 
         live: list[ProcessSnapshot] = []
         ended: list[ProcessSnapshot] = []
         gone: list[int] = []
         for pid, member in self._members.items():
-            snap = self._snapshot(pid, member.start_ticks, pss_tick) if pid in listed else None
+            snap = self._snapshot(pid, member, pss_tick) if pid in listed else None
             if snap is None:
                 gone.append(pid)
                 if member.last is not None:
@@ -347,6 +442,7 @@ class ProcessTree:
         pss: int | None = None
         if pss_tick:
             pss = sum(p.pss_bytes or 0 for p in live)
+        quick_peak, self._quick_peak = self._quick_peak, None
         return TreeSnapshot(
             wall_time=wall,
             monotonic=mono,
@@ -362,23 +458,39 @@ class ProcessTree:
             pss_bytes=pss,
             cgroup=cgroup_reading,
             walk_cpu_seconds=time.thread_time() - cpu_before,
+            quick_peak_rss_bytes=quick_peak,
         )
 
-    def _snapshot(self, pid: int, start_ticks: int, pss_tick: bool) -> ProcessSnapshot | None:
+    def _snapshot(self, pid: int, member: _Member, pss_tick: bool) -> ProcessSnapshot | None:
         base = f"{self._proc}/{pid}/"
         try:
             stat = _parse_stat(_read(base + "stat"))
-            if stat.start_ticks != start_ticks:
-                return None  # the pid was reused: our member is gone
-            name, rss, hwm, threads = _parse_status(_read(base + "status"))
         except (OSError, ValueError, IndexError):
             return None  # vanished mid-walk
-        try:
-            read, write = _parse_io(_read(base + "io"))
-        except (OSError, ValueError, IndexError):
-            read = write = 0
+        if stat.start_ticks != member.start_ticks:
+            return None  # the pid was reused: our member is gone
+        cpu_ticks = stat.utime + stat.stime + stat.cutime + stat.cstime
+        last = member.last
+        zombie = stat.state == "Z"
+        rss = 0 if zombie else stat.rss_pages * _PAGE
+        if last is None or cpu_ticks != member.cpu_ticks or member.stale >= _REFRESH_EVERY or pss_tick:
+            try:
+                name, status_rss, hwm, threads = _parse_status(_read(base + "status"))
+            except (OSError, ValueError, IndexError):
+                return None
+            try:
+                read, write = _parse_io(_read(base + "io"))
+            except (OSError, ValueError, IndexError):
+                read, write = (last.read_bytes, last.write_bytes) if last is not None else (0, 0)
+            rss = status_rss or rss
+            member.stale = 0
+        else:
+            name, hwm, threads = last.name, last.hwm_bytes, last.threads
+            read, write = last.read_bytes, last.write_bytes
+            member.stale += 1
+        member.cpu_ticks = cpu_ticks
         pss: int | None = None
-        if pss_tick and stat.state != "Z":
+        if pss_tick and not zombie:
             try:
                 pss = _parse_pss(_read(base + "smaps_rollup"))
             except (OSError, ValueError, IndexError):
@@ -391,8 +503,8 @@ class ProcessTree:
             name=name,
             state=stat.state,
             start_time=self._boot + stat.start_ticks / _CLK_TCK,
-            rss_bytes=rss if rss else stat.rss_pages * _PAGE if stat.state != "Z" else 0,
-            hwm_bytes=hwm,
+            rss_bytes=rss,
+            hwm_bytes=max(hwm, rss),
             pss_bytes=pss,
             user_seconds=stat.utime / _CLK_TCK,
             system_seconds=stat.stime / _CLK_TCK,

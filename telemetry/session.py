@@ -71,6 +71,7 @@ _PR_GET_CHILD_SUBREAPER = 37
 # A sampler that fails this many ticks in a row is skipped for the rest of the run.
 _MAX_CONSECUTIVE_ERRORS = 3
 _MAX_LINE_CHARS = 4000
+_QUICK_POLL_BUDGET = 0.004  # of one core
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class SessionOptions:
     output_tail_lines: int = 200
     echo_output: bool = True
     pss_every: int = 10  # PSS (smaps_rollup) every Nth tick; 0 = never
+    quick_poll_interval: float = 0.05  # young processes between ticks; 0 = off (adapts to its budget)
     series_capacity: int = 720  # samples kept in RAM per sampler (downsampled beyond)
 
 
@@ -344,7 +346,9 @@ class Session:
         tree = ProcessTree(cgroup=cgroup, pss_every=opts.pss_every)
         tracker = StageTracker(start)
         tail = EventTail(str(events_path))
-        monitor = _Monitor(tree, samplers, logs, memory, tracker, tail, opts.sample_interval, self._errors)
+        monitor = _Monitor(
+            tree, samplers, logs, memory, tracker, tail, opts.sample_interval, opts.quick_poll_interval
+        )
         adopted: list[resource.struct_rusage] = []
         build_rusage: resource.struct_rusage | None = None
         output_tail: tuple[str, ...] = ()
@@ -626,7 +630,7 @@ class _Monitor:
         tracker: StageTracker,
         tail: EventTail,
         interval: float,
-        errors: list[str],
+        quick_interval: float,
     ) -> None:
         self.lock = threading.Lock()
         self._tree = tree
@@ -641,7 +645,7 @@ class _Monitor:
         self._failures: dict[str, int] = {}
         self._disabled: set[str] = set()
         self._errors: list[str] = []
-        self._session_errors = errors
+        self._quick_interval = max(0.0, quick_interval)
         self.cpu_seconds = 0.0  # CPU time the sampling cost (thread time), for the overhead figure
 
     def start(self) -> None:
@@ -668,10 +672,32 @@ class _Monitor:
 
     def _loop(self) -> None:
         begin = time.thread_time()
+        # Quick polls may use this share of one core; their pace halves or doubles to stay in it.
+        budget = _QUICK_POLL_BUDGET * self._interval
+        quick = min(self._quick_interval, self._interval / 2)
         try:
+            next_tick = time.monotonic()
             while not self._stop.is_set():
                 self.tick()
-                self._stop.wait(self._interval)
+                next_tick = max(next_tick + self._interval, time.monotonic() + self._interval / 2)
+                spent = 0.0
+                while quick > 0:
+                    pause = min(quick, next_tick - time.monotonic())
+                    if pause <= 0 or self._stop.wait(pause) or time.monotonic() >= next_tick:
+                        break
+                    started = time.thread_time()
+                    try:
+                        with self.lock:
+                            self._tree.quick_poll()
+                    except Exception as exc:
+                        self._note("proctree-quick", exc)
+                    spent += time.thread_time() - started
+                if quick > 0:
+                    if spent > budget:
+                        quick = min(quick * 2, self._interval / 2)
+                    elif spent < budget / 4:
+                        quick = max(quick / 2, min(self._quick_interval, self._interval / 2))
+                self._stop.wait(max(0.0, next_tick - time.monotonic()))
         finally:
             self.cpu_seconds += time.thread_time() - begin
 

@@ -28,6 +28,7 @@ LOOPBACK = "lo"
 NOISE_FLOOR_BYTES = 64 * 1024
 _LISTEN = "0A"
 _TCP_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
+_SOCKSTAT = ("/proc/net/sockstat", "/proc/net/sockstat6")
 
 
 def parse_net_dev(text: str) -> dict[str, tuple[int, int]]:
@@ -92,6 +93,7 @@ class NetworkSampler(Sampler[NetworkResult]):
         self._foreign_inodes: set[str] = set()
         self._endpoints: set[str] = set()
         self._default = default_route_interface()
+        self._sockstat: tuple[str, ...] | None = None
 
     def _read_counters(self) -> dict[str, tuple[int, int]]:
         with open(self._net_dev_path, encoding="ascii") as handle:
@@ -117,7 +119,34 @@ class NetworkSampler(Sampler[NetworkResult]):
                     owners[target[8:-1]] = pid
         return owners
 
+    def _sockets_changed(self) -> bool:
+        """Whether the namespace's TCP socket counts moved since the last table scan.
+
+        Reading /proc/net/tcp costs milliseconds on hosts with large hash tables
+        (the kernel walks every bucket); /proc/net/sockstat costs microseconds, so
+        the tables are only read when a socket was opened or closed.
+        """
+        counts: list[str] = []
+        for path in _SOCKSTAT:
+            try:
+                with open(path, encoding="ascii") as handle:
+                    for line in handle:
+                        if line.startswith(("TCP:", "TCP6:")):
+                            fields = line.split()
+                            # inuse and alloc; "tw" (TIME_WAIT) churns without owners to find
+                            counts.extend(
+                                fields[i + 1] for i, f in enumerate(fields) if f in ("inuse", "alloc")
+                            )
+            except OSError:
+                return True
+        signature = tuple(counts)
+        changed = signature != self._sockstat
+        self._sockstat = signature
+        return changed
+
     def _track_connections(self, tick: TreeSnapshot) -> None:
+        if not self._sockets_changed():
+            return
         sockets: dict[str, str] = {}  # inode -> remote endpoint
         for table in _TCP_TABLES:
             try:

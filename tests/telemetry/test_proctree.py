@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from telemetry.cgroup import CgroupView
 from telemetry.proctree import ProcessTree, TreeSnapshot, _parse_stat
 
 MB = 1024 * 1024
@@ -197,3 +198,40 @@ def test_parse_stat_survives_parentheses_in_the_name() -> None:
         7,
         999,
     )
+
+
+class _FakeDedicated(CgroupView):
+    """A dedicated cgroup whose member list we control."""
+
+    def __init__(self, pids: list[int] | None) -> None:
+        super().__init__(1, "/nonexistent", dedicated=True)
+        self.listed = pids
+
+    def pids(self) -> list[int] | None:
+        return self.listed
+
+    def read(self) -> None:
+        return None
+
+
+def test_an_empty_or_unreadable_cgroup_never_admits_strangers() -> None:
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        choices: tuple[list[int] | None, ...] = ([], None)
+        for listed in choices:
+            tree = ProcessTree(cgroup=_FakeDedicated(listed))
+            for _ in range(12):  # includes the ticks that also list /proc
+                assert tree.walk().processes == ()
+                tree.quick_poll()
+            assert tree.walk(read_cgroup=False).processes == ()
+            assert tree.member_pids() == []
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_the_session_its_ancestors_and_init_are_never_members() -> None:
+    protected = [os.getpid(), os.getppid(), 1]
+    tree = ProcessTree(cgroup=_FakeDedicated(protected))
+    snap = tree.walk()
+    assert {p.pid for p in snap.processes}.isdisjoint(protected)

@@ -1,0 +1,333 @@
+"""Telemetry accuracy and cost, printed side by side (not a timed test).
+
+    .venv/bin/python bench/telemetry_bench.py            # everything (~2 min)
+    .venv/bin/python bench/telemetry_bench.py memory     # or: overhead, network
+
+1. Peak memory. A three-level tree whose grandchild holds 300 MB (pages touched)
+   for 100 ms, sampled every 1 s; and 8 concurrent workers of 100 MB each. The
+   truth is what the processes report about themselves: each reads its own
+   VmHWM from /proc/self/status just before it exits, and since every process
+   of the tree is alive (and idle) while the big one peaks, the tree's true peak
+   is the sum. Printed beside it: a plain 1 s poller (psutil tree RSS, the usual
+   approach) and ours, with every labelled figure.
+2. Overhead. Sampler thread CPU time at a 1 s interval on a 50-process tree
+   (target <= 1 % of one core), and the wall time of a CPU-bound build
+   monitored vs unmonitored in alternating pairs (target ratio <= 1.02).
+3. Network. A 50 MB download from a loopback HTTP server: bytes reported vs
+   bytes served (target within 2 % plus protocol overhead), and the interface.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from telemetry.model import RunData  # noqa: E402 - after the path fix above
+from telemetry.session import Session, SessionOptions  # noqa: E402
+
+PY = sys.executable
+MB = 1024 * 1024
+
+# Every process of the workloads appends "<role> <VmHWM kB>" to REPORT just before exiting.
+REPORT_HWM = textwrap.dedent(
+    """
+    def report_hwm(role):
+        import os
+        with open("/proc/self/status") as f:
+            hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+        with open(os.environ["BENCH_REPORT"], "a") as f:
+            f.write(f"{role} {hwm}\\n")
+    """
+)
+
+SPIKE_TREE = REPORT_HWM + textwrap.dedent(
+    """
+    import subprocess, sys, time
+    level, delay = int(sys.argv[1]), float(sys.argv[2])
+    if level == 1:
+        time.sleep(delay)  # where the spike falls between two 1 s ticks
+    if level < 3:
+        subprocess.run([sys.executable, "-c", sys.argv[3], str(level + 1), sys.argv[2], sys.argv[3]])
+        if level == 1:
+            time.sleep(0.3)
+    else:
+        b = bytearray(300 * 2**20)
+        for i in range(0, len(b), 4096):
+            b[i] = 1
+        time.sleep(0.1)
+    report_hwm(f"level{level}")
+    """
+)
+
+WORKERS = REPORT_HWM + textwrap.dedent(
+    """
+    import os, subprocess, sys, time
+    if sys.argv[1] == "root":
+        ready = sys.argv[2]
+        time.sleep(float(sys.argv[3]))
+        me = sys.argv[4]
+        procs = [subprocess.Popen([sys.executable, "-c", me, "worker", ready, str(i)]) for i in range(8)]
+        for p in procs:
+            p.wait()
+        report_hwm("root")
+    else:
+        ready, index = sys.argv[2], sys.argv[3]
+        b = bytearray(100 * 2**20)
+        for i in range(0, len(b), 4096):
+            b[i] = 1
+        open(os.path.join(ready, index), "w").close()
+        while len(os.listdir(ready)) < 8:  # all eight hold their 100 MB at once
+            time.sleep(0.01)
+        time.sleep(0.2)
+        report_hwm("worker")
+    """
+)
+
+
+class PlainPoller(threading.Thread):
+    """What most build monitors do: psutil tree RSS every second."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.peak = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        me = psutil.Process()
+        while not self._halt.is_set():
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    continue
+            self.peak = max(self.peak, total)
+            self._halt.wait(self.interval)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+
+def _session(tmp: str, interval: float, env: dict[str, str] | None = None, enabled: bool = True) -> Session:
+    options = SessionOptions(
+        telemetry_dir=Path(tmp) / ".telemetry",
+        sample_interval=interval,
+        env=env or {},
+        output_path=tmp,
+        enabled=enabled,
+    )
+    return Session(options, output=io.BytesIO())
+
+
+def _monitored(argv: list[str], env: dict[str, str], interval: float = 1.0) -> tuple[RunData, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        poller = PlainPoller(interval)
+        poller.start()
+        run = _session(tmp, interval, env).run(argv)
+        poller.stop()
+    return run, poller.peak
+
+
+def _truth(report: Path) -> tuple[float, dict[str, float]]:
+    roles: dict[str, float] = {}
+    total = 0.0
+    for line in report.read_text().splitlines():
+        role, kb = line.split()
+        total += int(kb) / 1024
+        roles[role] = max(roles.get(role, 0.0), int(kb) / 1024)
+    return total, roles
+
+
+def _pct(value: float, truth: float) -> str:
+    return f"{100.0 * (value - truth) / truth:+6.1f} %"
+
+
+def _spike_argv(delay: float) -> Callable[[Path], list[str]]:
+    def make(_: Path) -> list[str]:
+        return [PY, "-c", SPIKE_TREE, "1", str(delay), SPIKE_TREE]
+
+    return make
+
+
+def _workers_argv(delay: float) -> Callable[[Path], list[str]]:
+    def make(ready: Path) -> list[str]:
+        return [PY, "-c", WORKERS, "root", str(ready), str(delay), WORKERS]
+
+    return make
+
+
+def bench_memory() -> None:
+    print("== 1. Peak memory (sampled every 1 s) ==")
+    print(f"{'workload':34} {'truth MB':>9} {'1s poller':>16} {'ours':>16}  source / other figures")
+    cases: list[tuple[str, Callable[[Path], list[str]]]] = []
+    for delay in (1.3, 1.6, 1.9):
+        cases.append((f"grandchild 300 MB/100 ms (t={delay}s)", _spike_argv(delay)))
+    for delay in (1.2, 1.7):
+        cases.append((f"8 workers x 100 MB (t={delay}s)", _workers_argv(delay)))
+    for label, make_argv in cases:
+        with tempfile.TemporaryDirectory() as work:
+            report = Path(work) / "hwm.txt"
+            ready = Path(work) / "ready"
+            ready.mkdir()
+            run, poller_peak = _monitored(make_argv(ready), {"BENCH_REPORT": str(report)})
+            truth, roles = _truth(report)
+        poller_mb = poller_peak / MB
+        figures = ", ".join(f"{f.source}={f.value_mb:.0f}" for f in run.memory.figures)
+        biggest = max(roles.items(), key=lambda kv: kv[1])
+        print(
+            f"{label:34} {truth:9.1f} {poller_mb:7.1f} {_pct(poller_mb, truth)} {run.memory.peak_mb:7.1f} "
+            f"{_pct(run.memory.peak_mb, truth)}  {run.memory.peak_source}"
+        )
+        print(f"{'':34} largest single process: {biggest[0]} {biggest[1]:.1f} MB")
+        print(f"{'':34} figures: {figures}")
+    print()
+
+
+FIFTY = textwrap.dedent(
+    """
+    import subprocess, sys, time
+    idle = "import sys, time; time.sleep(float(sys.argv[1]))"
+    kids = [subprocess.Popen([sys.executable, "-c", idle, sys.argv[1]]) for _ in range(24)]
+    kids += [subprocess.Popen(["sleep", sys.argv[1]]) for _ in range(25)]
+    for k in kids:
+        k.wait()
+    """
+)
+
+BURN = textwrap.dedent(
+    """
+    import multiprocessing, sys
+    def work(n):
+        x = 0
+        for i in range(n):
+            x += i * i
+        return x
+    if __name__ == "__main__":
+        with multiprocessing.Pool(int(sys.argv[1])) as pool:
+            pool.map(work, [int(sys.argv[2])] * int(sys.argv[1]) * 2)
+    """
+)
+
+
+def bench_overhead(pairs: int = 8) -> None:
+    print("== 2. Overhead ==")
+    seconds = 30.0
+    with tempfile.TemporaryDirectory() as tmp:
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        run = _session(tmp, 1.0).run([PY, "-c", FIFTY, str(seconds)])
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        lines = (Path(tmp) / ".telemetry" / "memory-samples.log").read_text().splitlines()
+    processes = max(json.loads(line)["processes"] for line in lines)
+    session_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    share = 100 * run.telemetry_cpu_seconds / run.duration_seconds
+    print(
+        f"sampler thread CPU, {processes}-process tree, 1 s interval, {run.duration_seconds:.0f} s: "
+        f"{run.telemetry_cpu_seconds:.3f} s = {share:.2f} % of one core"
+    )
+    print(
+        f"  (whole session process, incl. output pump and waiting: "
+        f"{100 * session_cpu / run.duration_seconds:.2f} %)"
+    )
+    # Paired runs, alternating which goes first, of a build that keeps every core busy.
+    cores = len(os.sched_getaffinity(0))
+    argv = [PY, "-c", BURN, str(cores), "12000000"]
+    plain: list[float] = []
+    monitored: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(pairs):
+            for enabled in (False, True) if i % 2 == 0 else (True, False):
+                start = time.monotonic()
+                _session(tmp, 1.0, enabled=enabled).run(argv)
+                (monitored if enabled else plain).append(time.monotonic() - start)
+    ratios = [m / p for m, p in zip(monitored, plain, strict=True)]
+    print(
+        f"CPU-bound build on {cores} cores, {pairs} alternating pairs: "
+        f"unmonitored median {statistics.median(plain):.2f} s, "
+        f"monitored median {statistics.median(monitored):.2f} s"
+    )
+    print(
+        f"  ratio of medians {statistics.median(monitored) / statistics.median(plain):.3f}, "
+        f"median of pair ratios {statistics.median(ratios):.3f}, "
+        f"ratio of totals {sum(monitored) / sum(plain):.3f}; pairs: {', '.join(f'{r:.3f}' for r in ratios)}"
+    )
+    print()
+
+
+class _Served:
+    total = 0
+
+
+def bench_network() -> None:
+    print("== 3. Network ==")
+    size = 50 * MB
+    payload = os.urandom(MB)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            for _ in range(size // MB):
+                self.wfile.write(payload)
+                _Served.total += MB
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/blob"
+    code = f"import urllib.request\nr = urllib.request.urlopen({url!r})\nwhile r.read(1 << 20): pass"
+    with tempfile.TemporaryDirectory() as tmp:
+        run = _session(tmp, 1.0).run([PY, "-c", code])
+    server.shutdown()
+    server.server_close()
+    net = run.network
+    print(
+        f"served {_Served.total} bytes; reported downloaded {net.bytes_downloaded} on {net.interface!r} "
+        f"({_pct(net.bytes_downloaded, _Served.total).strip()}), uploaded {net.bytes_uploaded}, "
+        f"connections {net.connection_count}"
+    )
+    print(f"per interface (rx, tx): {dict(net.per_interface)}")
+    if net.interface == "lo":
+        print("(on loopback every packet is sent and received, so both directions show the same bytes)")
+    print()
+
+
+def main(argv: list[str]) -> int:
+    wanted = set(argv) or {"memory", "overhead", "network"}
+    print(
+        f"python {sys.version.split()[0]}, {os.uname().sysname} {os.uname().release}, "
+        f"cores {os.cpu_count()}\n"
+    )
+    if "memory" in wanted:
+        bench_memory()
+    if "network" in wanted:
+        bench_network()
+    if "overhead" in wanted:
+        bench_overhead()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

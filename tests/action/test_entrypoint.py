@@ -29,11 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo"
 TOKEN = "ghp_ENTRYPOINTtestTOKEN_0123456789abcdef"
 
-needs_builder = pytest.mark.skipif(
-    not (ROOT / "multiarch" / "__main__.py").exists(),
-    reason="waiting for the builder CLI (multiarch/__main__.py)",
-)
-
 
 @dataclass(frozen=True)
 class Run:
@@ -121,7 +116,6 @@ def assert_every_output(run: Run) -> None:
 # ---------------------------------------------------------------- built-in builder
 
 
-@needs_builder
 def test_demo_release_builds_every_package(demo_workspace: Path) -> None:
     (demo_workspace / "dist").mkdir()
     stale = demo_workspace / "dist" / "hello-demo_0.9.0-1+deb12_amd64.deb"
@@ -177,7 +171,6 @@ def test_demo_release_builds_every_package(demo_workspace: Path) -> None:
     assert "Package: hello-demo" in info and "Architecture: amd64" in info
 
 
-@needs_builder
 def test_bad_config_is_a_configuration_failure_with_an_annotation(demo_workspace: Path) -> None:
     config = (demo_workspace / "package.yaml").read_text()
     lines = config.splitlines()
@@ -201,7 +194,6 @@ def test_bad_config_is_a_configuration_failure_with_an_annotation(demo_workspace
     assert f"`package.yaml, line {index + 1}`" in run.summary
 
 
-@needs_builder
 def test_token_appears_nowhere(demo_workspace: Path) -> None:
     run = run_action(
         demo_workspace, version="v1.0.0", assets_dir="release", output_dir="dist", github_token=TOKEN

@@ -45,11 +45,22 @@ class BuildEnd:
 
 
 def failure_from_error(error: BuildError) -> FailureInfo:
+    remediation = error.remediation
+    if not remediation and error.category == "configuration":
+        # The builder knows exactly where the problem is; say so instead of "read the log".
+        where = error.file or "the configuration"
+        if error.line:
+            where += f" line {error.line}"
+        what = f" (field '{error.field}')" if error.field else ""
+        remediation = (
+            f"Fix {where}{what} as the message says.",
+            "Every key is described in docs/configuration.md of this action.",
+        )
     return FailureInfo(
         category=error.category,
         reason=error.message,
         stage="configuration" if error.category == "configuration" else "",
-        remediation=error.remediation,
+        remediation=remediation,
         transient=error.transient,
         file=error.file,
         line=error.line,
@@ -162,6 +173,7 @@ def assemble(
         run=run,
         fail_on_regression=inputs.fail_on_regression,
         regression_threshold=inputs.regression_threshold,
+        config_file=inputs.config_file.relative,
     )
 
 

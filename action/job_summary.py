@@ -131,7 +131,9 @@ def _axis_top(values: Sequence[float]) -> float:
 
 def _outcome_section(outcome: ActionOutcome) -> str:
     icon = _STATUS_ICON.get(outcome.status, "")
-    name = outcome.package or ("build command" if outcome.mode == "command" else "package")
+    name = outcome.package or (
+        "build command" if outcome.mode == "command" else outcome.config_file or "package"
+    )
     version = f" {outcome.version}" if outcome.version else ""
     lines = [f"## {icon} {escape_text(name)}{escape_text(version)}: {outcome.status}", ""]
     built = len(outcome.packages)

@@ -104,6 +104,7 @@ class ActionOutcome:
     run: RunData | None = None  # samples and stages for the charts; None without telemetry
     fail_on_regression: bool = False
     regression_threshold: float = 20.0
+    config_file: str = ""  # names the build in the summary when the package name is unknown
 
     @property
     def failure_category(self) -> str:

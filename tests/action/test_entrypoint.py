@@ -192,6 +192,8 @@ def test_bad_config_is_a_configuration_failure_with_an_annotation(demo_workspace
     assert summary["error"]["line"] == index + 1
     assert "### Failure: configuration" in run.summary
     assert f"`package.yaml, line {index + 1}`" in run.summary
+    assert f"1. Fix package.yaml line {index + 1} (field 'sectoin')" in run.summary
+    assert run.summary.splitlines()[0].startswith("## ❌ package.yaml ")  # no package name yet: the file
 
 
 def test_token_appears_nowhere(demo_workspace: Path) -> None:

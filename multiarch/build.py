@@ -31,7 +31,6 @@ API summary::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -63,6 +62,7 @@ from multiarch.debwriter import (
     BlockCompressor,
     Compression,
     DataEntry,
+    WrittenDeb,
     complete_tree,
     write_deb,
 )
@@ -605,7 +605,7 @@ class _Runner:
             date=self.date,
         )
 
-    def package(self, job: PlannedJob, prep: ArchPayload) -> Path:
+    def package(self, job: PlannedJob, prep: ArchPayload) -> WrittenDeb:
         payload = prep.payload
         meta = self.meta(job, payload)
         package = meta.package
@@ -631,7 +631,7 @@ class _Runner:
             mtime=self.date,
             compressor=self.compressor,
         )
-        return written.path
+        return written
 
     def run_job(self, job: PlannedJob, prep_future: Future[ArchPayload]) -> JobResult:
         start = time.monotonic()
@@ -642,13 +642,15 @@ class _Runner:
             prep = prep_future.result()
             self.check_cancel()
             with _step(f"package_{job.arch}_{job.suite}"):
-                path = self.package(job, prep)
+                written = self.package(job, prep)
+            path = written.path
             lint: LintianResult | None = None
             if self.options.lintian:
                 self.check_cancel()
                 with _step(f"lintian_{job.arch}_{job.suite}"):
                     lint = run_lintian(path)
-            size, digest = _size_and_sha256(path)
+            # Size and digest were taken while writing: no second read of the package.
+            size, digest = written.size, written.sha256
             events.stage_complete(stage, "success", str(path))
             return JobResult(
                 arch=job.arch,
@@ -708,16 +710,6 @@ class _Runner:
             # Free the arch's compressed blocks and extracted files once its last job is done.
             self.compressor.forget(str((self.work / arch).resolve()))
             shutil.rmtree(self.work / arch, ignore_errors=True)
-
-
-def _size_and_sha256(path: Path) -> tuple[int, str]:
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-            size += len(block)
-    return size, h.hexdigest()
 
 
 def _missing_results(plan: Plan) -> list[JobResult]:

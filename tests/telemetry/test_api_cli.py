@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 
 from telemetry import api
+from telemetry.__main__ import main as cli_main
 from telemetry.api import TelemetryConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,9 +59,18 @@ record_build_stage "build_initialization"
 sleep 0.1
 record_build_stage_complete "build_initialization" "success" "ready"
 record_build_stage "architecture_amd64"
-python3 -c "b = bytearray(64 * 1024 * 1024); import time; time.sleep(0.3)" &
-sleep 0.15
+# A child holding 64 MB until told to go: alive (and resident) during the next call, however slow.
+"$TELEMETRY_PYTHON" -c "
+import os, time
+b = bytearray(64 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])
+open('ready', 'w').close()
+deadline = time.time() + 30
+while not os.path.exists('done') and time.time() < deadline:
+    time.sleep(0.02)
+" &
+while [ ! -e ready ]; do sleep 0.02; done
 record_build_stage_complete "architecture_amd64" "success" "built"
+touch done
 wait
 record_build_stage "architecture_arm64"
 record_build_failure "architecture_arm64" "curl: (6) Could not resolve host: github.com" "6"
@@ -124,44 +134,76 @@ def test_summary_block_printed(guide_run: Path) -> None:
     jsonschema.validate({**doc, "error": None, "telemetry": summary}, _schema("build-summary"))
 
 
-def test_check_regressions_exit_codes(tmp_path: Path) -> None:
+def _main(
+    args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    """The CLI in-process (same argv parsing and exit codes, without a Python start-up per call)."""
+    monkeypatch.chdir(cwd)
+    for name in ("TELEMETRY_ENABLED", "TELEMETRY_DIR", "TELEMETRY_EVENTS_FILE", "SAVE_BASELINE"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        code = cli_main(args)
+    except SystemExit as exc:  # argparse usage errors
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_check_regressions_exit_codes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     tdir = tmp_path / ".telemetry"
     tdir.mkdir()
     metrics = {"build_session": {"duration_seconds": 100}, "memory_metrics": {"peak_usage_mb": 500}}
     (tdir / "metrics.json").write_text(json.dumps(metrics))
-    no_base = _cli("check-regressions", cwd=tmp_path)
-    assert (no_base.returncode, no_base.stdout.strip()) == (0, "No baseline to compare with.")
+    code, out, _ = _main(["check-regressions"], tmp_path, monkeypatch, capsys)
+    assert (code, out.strip()) == (0, "No baseline to compare with.")
     (tdir / "baseline.json").write_text(
         json.dumps({"build_session": {"duration_seconds": 50}, "memory_metrics": {"peak_usage_mb": 450}})
     )
-    found = _cli("check-regressions", cwd=tmp_path)
-    assert found.returncode == 1
-    assert found.stdout.splitlines() == ["Build duration increased by 100%"]
-    relaxed = _cli("check-regressions", "--threshold", "150", cwd=tmp_path)
-    assert relaxed.returncode == 0 and "No performance regressions" in relaxed.stdout
+    code, out, _ = _main(["check-regressions"], tmp_path, monkeypatch, capsys)
+    assert code == 1
+    assert out.splitlines() == ["Build duration increased by 100%"]
+    code, out, _ = _main(["check-regressions", "--threshold", "150"], tmp_path, monkeypatch, capsys)
+    assert code == 0 and "No performance regressions" in out
     (tdir / "baseline.json").write_text("{broken")
-    broken = _cli("check-regressions", cwd=tmp_path)
-    assert broken.returncode == 0 and "baseline ignored" in broken.stderr
+    code, _, err = _main(["check-regressions"], tmp_path, monkeypatch, capsys)
+    assert code == 0 and "baseline ignored" in err
+    # The real entry point gives the same status to a shell.
+    assert _cli("check-regressions", cwd=tmp_path).returncode == 0
 
 
-def test_save_baseline_refuses_failed_runs(guide_run: Path) -> None:
-    refused = _cli("save-baseline", cwd=guide_run)
-    assert refused.returncode == 3 and "only successful runs" in refused.stderr
-    forced = _cli("save-baseline", "--force", cwd=guide_run)
-    assert forced.returncode == 0
+def test_save_baseline_refuses_failed_runs(
+    guide_run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _main(["save-baseline"], guide_run, monkeypatch, capsys)
+    assert code == 3 and "only successful runs" in err
+    code, _, _ = _main(["save-baseline", "--force"], guide_run, monkeypatch, capsys)
+    assert code == 0
     doc = json.loads((guide_run / ".telemetry" / "baseline.json").read_text())
     jsonschema.validate(doc, _schema("baseline"))
 
 
-def test_state_errors_and_usage_errors(tmp_path: Path) -> None:
-    assert _cli("summary", cwd=tmp_path).returncode == 3
-    assert _cli("check-regressions", cwd=tmp_path).returncode == 3
-    assert _cli("stage-complete", "x", "done", cwd=tmp_path).returncode == 2
+def test_state_errors_and_usage_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _main(["summary"], tmp_path, monkeypatch, capsys)[0] == 3
+    assert _main(["check-regressions"], tmp_path, monkeypatch, capsys)[0] == 3
+    assert _main(["stage-complete", "x", "done"], tmp_path, monkeypatch, capsys)[0] == 2
+    assert _main(["bogus"], tmp_path, monkeypatch, capsys)[0] == 2
     assert _cli("bogus", cwd=tmp_path).returncode == 2
 
 
 def test_disabled_does_nothing(tmp_path: Path) -> None:
-    done = _bash(GUIDE_SCRIPT, tmp_path, TELEMETRY_ENABLED="false")
+    script = """
+    set -e
+    init_telemetry
+    record_build_stage "a"
+    record_build_failure "a" "boom" "1"
+    finalize_telemetry
+    get_telemetry_summary > summary.json
+    """
+    done = _bash(script, tmp_path, TELEMETRY_ENABLED="false")
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / ".telemetry").exists()
     assert (tmp_path / "summary.json").read_text() == ""

@@ -274,7 +274,7 @@ def test_rules_not_json(tmp_path: Path) -> None:
         load_rules(path)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.text(max_size=200), max_size=8))
 def test_classification_never_raises_and_quotes_input(rules: FailureRules, lines: list[str]) -> None:
     got = classify_text(lines, rules)
@@ -294,7 +294,7 @@ def test_event_transient_override(rules: FailureRules) -> None:
     assert replace(got, transient=False).transient is False
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.one_of(
         st.text(max_size=80),

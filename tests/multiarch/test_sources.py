@@ -113,6 +113,17 @@ def test_release_without_digest_or_license(gh: FakeGitHub, sleeps: Sleeps, tiny_
     assert dual.license_spdx is None  # "NOASSERTION" is GitHub's "could not tell"
 
 
+def test_release_without_digest_key_costs_no_extra_requests(
+    gh: FakeGitHub, sleeps: Sleeps, tiny_release_dir: Path
+) -> None:
+    # Older GHES omits "digest"; PyGithub would fetch every asset to complete it if we asked it.
+    gh.add_release_from_dir(REPO, "v0.1.0", tiny_release_dir, digests=None)
+    gh.clear_requests()
+    release = GitHubSource.from_env(REPO, retry=policy(sleeps)).get_release("v0.1.0")
+    assert all(a.digest_sha256 is None for a in release.assets)
+    assert len(gh.requests) == 3  # repository, release, license
+
+
 def test_github_enterprise_server_prefix(tiny_release_dir: Path, sleeps: Sleeps) -> None:
     with FakeGitHub(token=FAKE_TOKEN, api_prefix="/api/v3") as ghes:
         ghes.add_release_from_dir(REPO, TAG, tiny_release_dir)

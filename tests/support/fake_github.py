@@ -44,6 +44,7 @@ import fnmatch
 import hashlib
 import http.server
 import json
+import re
 import socket
 import struct
 import threading
@@ -169,16 +170,17 @@ class FakeAsset:
     size: int
     sha256: str
     content_type: str
-    with_digest: bool = True
+    with_digest: bool | None = True  # None: no "digest" key at all (older GHES)
     download_count: int = 0
 
-    def open_chunks(self, limit: int | None = None) -> Iterator[bytes]:
-        end = self.size if limit is None else min(limit, self.size)
+    def open_chunks(self, limit: int | None = None, start: int = 0) -> Iterator[bytes]:
+        end = self.size if limit is None else min(start + limit, self.size)
         if isinstance(self.source, bytes):
-            yield self.source[:end]
+            yield self.source[start:end]
             return
         with open(self.source, "rb") as fh:
-            left = end
+            fh.seek(start)
+            left = end - start
             while left > 0:
                 chunk = fh.read(min(_CHUNK, left))
                 if not chunk:
@@ -391,12 +393,13 @@ class FakeGitHub:
         prerelease: bool = False,
         draft: bool = False,
         latest: bool | None = None,
-        digests: bool = True,
+        digests: bool | None = True,
         body: str = "",
     ) -> FakeRelease:
         """Publish a release; ``assets`` maps asset names to bytes or files (served lazily).
 
-        ``digests=False`` models releases uploaded before GitHub computed digests (``null``).
+        ``digests=False`` models releases uploaded before GitHub computed digests (``null``);
+        ``digests=None`` leaves the key out, as GitHub Enterprise Server versions without it do.
         """
         repo = self._repos.get(full_name.lower()) or self.add_repo(full_name)
         fake_assets = []
@@ -576,7 +579,7 @@ class FakeGitHub:
         }
 
     def asset_json(self, repo: FakeRepo, release: FakeRelease, asset: FakeAsset) -> dict[str, Any]:
-        return {
+        data = {
             "url": f"{self.api_url}/repos/{repo.full_name}/releases/assets/{asset.id}",
             "id": asset.id,
             "node_id": base64.b64encode(f"RA_{asset.id}".encode()).decode(),
@@ -595,6 +598,9 @@ class FakeGitHub:
                 f"{urllib.parse.quote(release.tag, safe='')}/{urllib.parse.quote(asset.name)}"
             ),
         }
+        if asset.with_digest is None:
+            del data["digest"]
+        return data
 
     def release_json(self, repo: FakeRepo, release: FakeRelease) -> dict[str, Any]:
         api = f"{self.api_url}/repos/{repo.full_name}"
@@ -655,14 +661,19 @@ class _Response:
     headers: list[tuple[str, str]]
     body: bytes = b""
     asset: FakeAsset | None = None  # streamed from its source instead of ``body``
+    start: int = 0  # byte range of the asset (a Range request), end exclusive
+    stop: int | None = None
 
     @property
     def length(self) -> int:
-        return self.asset.size if self.asset is not None else len(self.body)
+        if self.asset is not None:
+            return (self.asset.size if self.stop is None else self.stop) - self.start
+        return len(self.body)
 
     def chunks(self, limit: int | None = None) -> Iterator[bytes]:
         if self.asset is not None:
-            yield from self.asset.open_chunks(limit)
+            span = self.length if limit is None else min(limit, self.length)
+            yield from self.asset.open_chunks(span, self.start)
         else:
             yield self.body if limit is None else self.body[:limit]
 
@@ -836,6 +847,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             ("ETag", f'"0x{asset.sha256[:16].upper()}"'),
             ("Accept-Ranges", "bytes"),
         ]
+        wanted = self.headers.get("Range")
+        if wanted:
+            # One range, as download resumers send: "bytes=START-" or "bytes=START-END".
+            match = re.fullmatch(r"bytes=(\d+)-(\d*)", wanted.strip())
+            start = int(match.group(1)) if match else asset.size
+            stop = min(int(match.group(2)) + 1, asset.size) if match and match.group(2) else asset.size
+            if start >= asset.size or stop <= start:
+                headers.append(("Content-Range", f"bytes */{asset.size}"))
+                return _Response(416, headers, b"")
+            headers.append(("Content-Range", f"bytes {start}-{stop - 1}/{asset.size}"))
+            return _Response(206, headers, asset=asset, start=start, stop=stop)
         return _Response(200, headers, asset=asset)
 
     # -- responses ---------------------------------------------------------------------------

@@ -251,3 +251,24 @@ def test_tiny_release_layout_and_determinism(tmp_path: Path) -> None:
         sidecar = (one / f"uv-{target}.tar.gz.sha256").read_text()
         assert sidecar == f"{hashlib.sha256(asset.read_bytes()).hexdigest()}  uv-{target}.tar.gz\n"
     assert minimal_elf(2, 2, 22)[:6] == b"\x7fELF\x02\x02"
+
+
+def test_range_requests(gh: FakeGitHub, tiny_release_dir: Path) -> None:
+    url = object_url(gh)
+    data = (tiny_release_dir / ASSET).read_bytes()
+    part = requests.get(url, headers={"Range": "bytes=10-"}, timeout=5)
+    assert part.status_code == 206 and part.content == data[10:]
+    assert part.headers["Content-Range"] == f"bytes 10-{len(data) - 1}/{len(data)}"
+    middle = requests.get(url, headers={"Range": "bytes=5-9"}, timeout=5)
+    assert middle.status_code == 206 and middle.content == data[5:10]
+    beyond = requests.get(url, headers={"Range": f"bytes={len(data)}-"}, timeout=5)
+    assert beyond.status_code == 416
+
+
+def test_release_without_digest_key(fake_github: FakeGitHub, tiny_release_dir: Path) -> None:
+    fake_github.add_release_from_dir(REPO, "old", tiny_release_dir, digests=None)
+    fake_github.add_release_from_dir(REPO, "null", tiny_release_dir, digests=False)
+    old = api(fake_github, f"/repos/{REPO}/releases/tags/old").json()
+    assert all("digest" not in a for a in old["assets"])
+    null = api(fake_github, f"/repos/{REPO}/releases/tags/null").json()
+    assert all(a["digest"] is None for a in null["assets"])

@@ -63,6 +63,9 @@ def runner_env(workspace: Path, inputs: dict[str, str], files: Path) -> dict[str
             "GITHUB_API_URL": "http://127.0.0.1:9",
             "GITHUB_ACTIONS": "true",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # A download cache of its own: a verified copy cached by another test would
+            # otherwise stand in for an asset this test tampers with.
+            "XDG_CACHE_HOME": str(workspace.parent / "cache"),
         }
     )
     return env
@@ -194,6 +197,25 @@ def test_bad_config_is_a_configuration_failure_with_an_annotation(demo_workspace
     assert f"`package.yaml, line {index + 1}`" in run.summary
     assert f"1. Fix package.yaml line {index + 1} (field 'sectoin')" in run.summary
     assert run.summary.splitlines()[0].startswith("## ❌ package.yaml ")  # no package name yet: the file
+
+
+def test_one_bad_asset_gives_a_partial_build(demo_workspace: Path) -> None:
+    # A tampered armhf archive: its .sha256 no longer matches, so only armhf fails (security).
+    asset = demo_workspace / "release" / "hello-demo-armv7-unknown-linux-gnueabihf.tar.gz"
+    asset.write_bytes(asset.read_bytes() + b"tampered")
+    run = run_action(demo_workspace, version="v1.0.0", assets_dir="release", output_dir="dist")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert_every_output(run)
+    assert run.outputs["build-status"] == "partial"
+    assert run.outputs["failure-category"] == "security"
+    packages = run.outputs["packages"].split()
+    assert len(packages) == 4 and not any("armhf" in p for p in packages)
+    summary = run.build_summary()
+    assert summary["status"] == "partial"
+    assert {(f["arch"], f["failure_category"]) for f in summary["failed"]} == {("armhf", "security")}
+    assert re.search(r"^::error title=armhf/(bookworm|trixie) failed \(security\)::", run.stdout, flags=re.M)
+    assert "| **armhf** | ❌ security | ❌ security |" in run.summary
+    assert "## ⚠️ hello-demo 1.0.0: partial" in run.summary
 
 
 def test_token_appears_nowhere(demo_workspace: Path) -> None:

@@ -1,8 +1,10 @@
 """Every jq and shell snippet of the guide, run UNCHANGED with bash against our files.
 
-The snippets are extracted from ../shared/telemetry-guide.md (the copy under
-``docs/`` is not used: the original is the contract), so a snippet added to the
-guide is picked up, and one we cannot run fails ``test_every_snippet_is_covered``.
+The snippets are extracted from the guide itself: ../shared/telemetry-guide.md
+(the original, when this checkout sits beside it) or the verbatim copy in
+``docs/telemetry-guide.md`` (checked identical to the original when both exist),
+so a snippet added to the guide is picked up, and one we cannot run fails
+``test_every_snippet_is_covered``.
 
 The one change: the "send telemetry to an external monitoring service" snippet
 posts to https://monitoring.example.com, which cannot be reached from tests; its
@@ -114,6 +116,13 @@ def _workspace(tmp: Path, **run_kwargs: Any) -> Path:
     jsonschema.validate(summary, json.loads((SCHEMAS / "build-summary.schema.json").read_text()))
     (tmp / "build-summary.json").write_text(json.dumps(summary, indent=2))
     return tmp
+
+
+def test_docs_copy_of_the_guide_is_verbatim() -> None:
+    original, copy = GUIDE_CANDIDATES
+    assert copy.is_file()
+    if original.is_file():
+        assert copy.read_bytes() == original.read_bytes()
 
 
 @pytest.fixture(autouse=True)

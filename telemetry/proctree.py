@@ -28,6 +28,7 @@ or it was reaped by the session, which reports the exact ``rusage`` through
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import time
@@ -203,6 +204,12 @@ class _Member:
     cpu_ticks: int = -1  # utime+stime+cutime+cstime at the last full read
     stale: int = 0  # walks since status and io were last read
     quick_rss: int = 0  # from quick polls, for young processes
+    stat_fd: int | None = None  # kept open: pread is cheaper than open+read+close every tick
+    raw_stat: bytes = b""
+
+
+# Held /proc/PID/stat descriptors; beyond this many members the rest are opened per read.
+_MAX_HELD_FDS = 512
 
 
 # A process that did not run since the last walk cannot have raised its high-water mark
@@ -246,6 +253,7 @@ class ProcessTree:
         self._reaped: set[int] = set()
         self._last_pid_seen = ""
         self._protected = _ancestors(self._session_pid, proc)
+        self._held_fds = 0
         self._quick_peak: int | None = None
         self._quick_polls = 0
 
@@ -418,7 +426,9 @@ class ProcessTree:
             live.append(snap)
         live_pids = {p.pid for p in live}
         for pid in gone:
-            last = self._members.pop(pid).last
+            gone_member = self._members.pop(pid)
+            self._release(gone_member)
+            last = gone_member.last
             if last is None:
                 continue
             if last.ppid in live_pids:
@@ -461,14 +471,48 @@ class ProcessTree:
             quick_peak_rss_bytes=quick_peak,
         )
 
+    def _read_stat(self, pid: int, member: _Member) -> bytes:
+        # A descriptor of /proc/PID/stat stays bound to that process: once it is reaped,
+        # reads fail with ESRCH even if the pid number is reused.
+        if member.stat_fd is None and self._held_fds < _MAX_HELD_FDS:
+            member.stat_fd = os.open(f"{self._proc}/{pid}/stat", os.O_RDONLY)
+            self._held_fds += 1
+        if member.stat_fd is not None:
+            return os.pread(member.stat_fd, 4096, 0)
+        return _read(f"{self._proc}/{pid}/stat")
+
+    def _release(self, member: _Member) -> None:
+        if member.stat_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(member.stat_fd)
+            member.stat_fd = None
+            self._held_fds -= 1
+
+    def close(self) -> None:
+        """Release held descriptors (the tree can still walk afterwards, opening them again)."""
+        for member in self._members.values():
+            self._release(member)
+
     def _snapshot(self, pid: int, member: _Member, pss_tick: bool) -> ProcessSnapshot | None:
         base = f"{self._proc}/{pid}/"
         try:
-            stat = _parse_stat(_read(base + "stat"))
+            raw = self._read_stat(pid, member)
+            if not raw:
+                return None
+            if (
+                raw == member.raw_stat
+                and member.last is not None
+                and member.stale < _REFRESH_EVERY
+                and not pss_tick
+            ):
+                member.stale += 1
+                return member.last  # an idle process: nothing in its stat moved
+            stat = _parse_stat(raw)
         except (OSError, ValueError, IndexError):
             return None  # vanished mid-walk
         if stat.start_ticks != member.start_ticks:
             return None  # the pid was reused: our member is gone
+        member.raw_stat = raw
         cpu_ticks = stat.utime + stat.stime + stat.cutime + stat.cstime
         last = member.last
         zombie = stat.state == "Z"

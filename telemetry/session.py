@@ -415,6 +415,7 @@ class Session:
         # Final tick after the build is gone: picks up the reaped rusage and the last events.
         end = time.time()
         monitor.final_tick()
+        tree.close()
         tracker.feed(tail.read_rest())
         tracker.close(end)
         facts = FinalFacts(end_time=end, build_rusage=build_rusage, adopted_rusage=tuple(adopted))

@@ -140,12 +140,13 @@ def test_short_spike_in_a_grandchild_is_caught(tmp_path: Path) -> None:
     code = f"import subprocess, sys, time; time.sleep(1.2); subprocess.run([sys.executable, '-c', {child!r}])"
     run = _run(tmp_path, argv=[PY, "-c", code], sample_interval=1.0)
     figures = {f.source: f.value_mb for f in run.memory.figures}
-    assert figures["sampled_tree_rss"] < 100  # a plain poller misses it
-    assert figures["rusage_children"] >= 300  # the exact per-process figure never does
-    assert run.memory.peak_mb >= 300
+    # Whether a 1 s tick lands on the spike is luck (sampled_tree_rss); these never miss it:
+    assert figures["rusage_children"] >= 300  # the largest single process, exact
+    assert run.memory.peak_mb >= max(figures["sampled_tree_rss"], figures["rusage_children"])
     if _cgroup_available():
-        assert run.memory.peak_source == "tree_rss_with_cgroup_spikes"
+        # The tree's truth is ~333 MB: 311 for the grandchild, ~11 for each python above it.
         assert 310 <= run.memory.peak_mb <= 345
+        assert run.memory.peak_source in ("tree_rss_with_cgroup_spikes", "tree_rss_young_poll")
 
 
 def test_disabled_mode_runs_only_the_command(tmp_path: Path) -> None:

@@ -217,3 +217,94 @@ def wait_for(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
 def builder_available() -> bool:
     """Whether ``python -m multiarch build`` exists yet (the builder's CLI)."""
     return (ROOT / "multiarch" / "__main__.py").is_file()
+
+
+# --------------------------------------------------------------------------- process trees
+
+
+def _stat(pid: int) -> tuple[int, str] | None:
+    """(ppid, state) of a live process, None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name is in parentheses and may contain anything; fields follow the last ')'.
+    rest = text[text.rindex(")") + 2 :].split()
+    return int(rest[1]), rest[0]
+
+
+def descendants(root: int) -> set[int]:
+    """Every live process below ``root`` (by parent links, across sessions and groups)."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        info = _stat(int(name))
+        if info is not None:
+            children.setdefault(info[0], []).append(int(name))
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """The pids still running (a zombie has stopped: it only waits to be reaped)."""
+    out = set()
+    for pid in pids:
+        info = _stat(pid)
+        if info is not None and info[1] != "Z":
+            out.add(pid)
+    return out
+
+
+def events(ws_root: Path, telemetry: str = ".telemetry") -> list[dict[str, Any]]:
+    path = ws_root / telemetry / "events.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(line))
+    return out
+
+
+def stage_started(ws_root: Path, prefix: str) -> bool:
+    return any(
+        e.get("type") == "stage_start" and str(e.get("name", "")).startswith(prefix) for e in events(ws_root)
+    )
+
+
+def sample_logs(telemetry_dir: Path) -> list[Path]:
+    return sorted(telemetry_dir.glob("*-samples.log"))
+
+
+def debs_are_whole(folder: Path) -> list[str]:
+    """Problems with any ``*.deb`` under its final name (each must be a complete package)."""
+    problems = []
+    for deb in sorted(folder.glob("*.deb")):
+        info = subprocess.run(["dpkg-deb", "--info", str(deb)], capture_output=True, check=False)
+        contents = subprocess.run(["dpkg-deb", "--contents", str(deb)], capture_output=True, check=False)
+        if info.returncode or contents.returncode:
+            problems.append(
+                f"{deb.name}: {(info.stderr or contents.stderr).decode(errors='replace').strip()}"
+            )
+    return problems
+
+
+def release_copy(src: Path, dest: Path) -> Path:
+    """A release folder inside a workspace: hardlinks where possible (the uv one is ~100 MB)."""
+    dest.mkdir(parents=True)
+    for item in src.iterdir():
+        if item.is_file():
+            try:
+                os.link(item, dest / item.name)
+            except OSError:
+                shutil.copy2(item, dest / item.name)
+    return dest

@@ -1,0 +1,191 @@
+"""Cancellation and crashes of the entrypoint, mid-build.
+
+GitHub cancels a step with SIGINT, then SIGTERM, then kills the container. Two kinds of
+"mid-build" are used, because they stop in different places:
+
+- *stalled download*: the demo package from the loopback GitHub server, whose asset downloads
+  stall; the builder sits in a socket read (cheap and deterministic);
+- *packaging*: the real uv release (40 MB of executables) from a local folder, signalled while
+  its payload is being compressed, so the tree is busy on the CPU when the signal lands.
+
+SIGTERM/SIGINT to the entrypoint: every process of the build tree stops within 5 s, the run
+ends ``cancelled`` (not a failure), and ``metrics.json``, ``build-summary.json`` and the sample
+logs are valid. ``kill -9`` of the entrypoint *and* its tree (what a container teardown does):
+the sample logs are JSON lines up to the last line, and no ``.deb`` under its final name is
+half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_tool
+from tests.reliability.action_run import (
+    DEMO,
+    Workspace,
+    alive,
+    debs_are_whole,
+    descendants,
+    json_lines_valid_to_the_end,
+    kill_group,
+    release_copy,
+    sample_logs,
+    stage_started,
+    validate,
+    wait_for,
+)
+from tests.reliability.conftest import Figures
+from tests.support.fake_github import FakeGitHub, Fault
+from tests.support.fixtures import FAKE_TOKEN
+
+ROW = "Cancellation and crashes"
+STOP_WITHIN = 5.0
+FAST = {"MULTIARCH_XZ_PRESET": "0"}  # same packages, less CPU: only the timing matters here
+
+
+@pytest.fixture
+def stalled_github() -> Iterator[FakeGitHub]:
+    with FakeGitHub(token=FAKE_TOKEN) as gh:
+        gh.add_repo("example/hello-demo", license_spdx="MIT")
+        gh.add_release_from_dir("example/hello-demo", "v1.0.0", DEMO / "release")
+        gh.add_fault(Fault.stall("/objects/*", 60.0, times=None))
+        yield gh
+
+
+def _start_stalled(tmp_path: Path, gh: FakeGitHub) -> tuple[Workspace, subprocess.Popen[bytes]]:
+    ws = Workspace.create(tmp_path)
+    ws.add_demo()
+    proc = ws.start(
+        {"version": "v1.0.0", "output-dir": "out", "sample-interval": "0.2"}, {**gh.env(), **FAST}
+    )
+    return ws, proc
+
+
+def _start_packaging(tmp_path: Path, uv_release_dir: Path) -> tuple[Workspace, subprocess.Popen[bytes]]:
+    ws = Workspace.create(tmp_path)
+    release_copy(uv_release_dir, ws.root / "release")
+    (ws.root / "package.yaml").write_bytes((DEMO.parent / "uv" / "package.yaml").read_bytes())
+    inputs = {
+        "version": "0.5.11",
+        "assets-dir": "release",
+        "output-dir": "out",
+        "architecture": "amd64",
+        "max-parallel": "2",
+        "sample-interval": "0.2",
+    }
+    return ws, ws.start(inputs, FAST)
+
+
+def _wait_stage(ws: Workspace, proc: subprocess.Popen[bytes], prefix: str) -> None:
+    if not wait_for(lambda: stage_started(ws.root, prefix) or proc.poll() is not None, 60):
+        kill_group(proc.pid)
+        raise AssertionError(f"no {prefix}* stage within 60 s")
+    if proc.poll() is not None:
+        out, err = proc.communicate()
+        raise AssertionError(f"the run ended before {prefix}*: {out.decode()[-2000:]}{err.decode()[-2000:]}")
+    time.sleep(0.5)  # a couple of sampler ticks, so the sample logs have content to check
+
+
+@pytest.mark.parametrize("where", ["stalled-download", "packaging"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_mid_build_stops_the_tree_and_reports_cancelled(
+    signum: int,
+    where: str,
+    tmp_path: Path,
+    stalled_github: FakeGitHub,
+    uv_release_dir: Path,
+    figures: Figures,
+) -> None:
+    name = f"{signal.Signals(signum).name} during {where}"
+    with figures.case(ROW, name) as record:
+        if where == "stalled-download":
+            ws, proc = _start_stalled(tmp_path, stalled_github)
+            _wait_stage(ws, proc, "download_")
+        else:
+            ws, proc = _start_packaging(tmp_path, uv_release_dir)
+            _wait_stage(ws, proc, "package_")
+        try:
+            tree = descendants(proc.pid)
+            assert tree, "no build process to stop"
+            sent = time.monotonic()
+            os.kill(proc.pid, signum)
+            stopped = wait_for(lambda: not alive(tree), STOP_WITHIN + 1)
+            took = time.monotonic() - sent
+            assert stopped and took <= STOP_WITHIN, f"build tree still running {took:.1f}s after {name}"
+            out, err = proc.communicate(timeout=60)
+        finally:
+            kill_group(proc.pid)
+            for pid in descendants(proc.pid):
+                os.kill(pid, signal.SIGKILL)
+        run = ws.collect(proc.returncode, out, err)
+        run.check_no_traceback()
+        assert run.returncode != 0, run.log()
+        summary = run.check_summary()
+        assert summary["status"] == "cancelled", summary
+        assert run.outputs.get("build-status") == "cancelled", run.outputs
+        # Cancelled is not a failure: no failure category.
+        assert run.outputs.get("failure-category", "") == "", run.outputs
+        metrics = json.loads((run.telemetry_dir / "metrics.json").read_text())
+        validate(metrics, "metrics")
+        logs = sample_logs(run.telemetry_dir)
+        assert logs, "no sample logs"
+        lines = sum(json_lines_valid_to_the_end(log) for log in logs)
+        assert lines > 0
+        assert debs_are_whole(ws.root / "out") == [] if (ws.root / "out").exists() else True
+        record.outcome = (
+            f"tree stopped in {took:.1f}s; cancelled; metrics, summary, {len(logs)} sample logs valid"
+        )
+
+
+@pytest.mark.parametrize("moment", ["compressing", "first-deb-renamed"])
+def test_kill_9_leaves_valid_logs_and_no_half_written_deb(
+    moment: str, tmp_path: Path, uv_release_dir: Path, figures: Figures
+) -> None:
+    require_tool("dpkg-deb")
+    with figures.case(ROW, f"kill -9 while {moment}") as record:
+        ws, proc = _start_packaging(tmp_path, uv_release_dir)
+        out = ws.root / "out"
+        temp_at_kill: list[str] = []
+        try:
+            _wait_stage(ws, proc, "package_")
+            if moment == "first-deb-renamed":
+                # The other suites' packages are written right after the first: killing at the
+                # first rename catches the next one mid-write.
+                assert wait_for(lambda: any(out.glob("*.deb")) or proc.poll() is not None, 120, 0.005)
+            tree = descendants(proc.pid)
+            # What a container teardown does: everything dies at once, no handler runs.
+            for pid in [proc.pid, *tree]:
+                os.kill(pid, signal.SIGKILL)
+            temp_at_kill = sorted(p.name for p in out.glob(".*")) if out.exists() else []
+            assert wait_for(lambda: not alive(tree | {proc.pid}), 10)
+            proc.communicate(timeout=10)
+        finally:
+            kill_group(proc.pid)
+        telemetry = ws.root / ".telemetry"
+        logs = sample_logs(telemetry)
+        assert logs, "no sample logs"
+        torn = []
+        for log in logs:
+            json_lines_valid_to_the_end(log, allow_torn_tail=True)
+            data = log.read_bytes()
+            if data and not data.endswith(b"\n"):
+                torn.append(log.name)
+        # Files that are only ever replaced whole must be absent or complete.
+        for whole in ("metrics.json", "build-summary.json"):
+            for path in (telemetry / whole, out / whole):
+                if path.exists():
+                    json.loads(path.read_text())
+        finals = sorted(p.name for p in out.glob("*.deb")) if out.exists() else []
+        assert debs_are_whole(out) == [] if out.exists() else True
+        record.outcome = (
+            f"{len(finals)} final .deb whole, {len(temp_at_kill)} temp file(s) at the kill, "
+            f"sample logs valid{' (torn tail: ' + ', '.join(torn) + ')' if torn else ''}"
+        )

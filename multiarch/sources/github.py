@@ -61,6 +61,10 @@ class _Retryable(Exception):
         self.wait = wait
 
 
+class _RangeRefused(_Retryable):
+    """416 to a resume request: the partial copy is useless, the next attempt starts over."""
+
+
 def api_url_from_env(environ: Mapping[str, str] | None = None) -> str:
     """``GITHUB_API_URL``; else ``GITHUB_SERVER_URL`` + ``/api/v3`` for GHES; else api.github.com."""
     env = os.environ if environ is None else environ
@@ -349,12 +353,13 @@ class GitHubSource(ReleaseSource):
 
     # -- bytes -------------------------------------------------------------------------------
 
-    def _open(self, session: requests.Session, url: str, what: str) -> requests.Response:
+    def _open(
+        self, session: requests.Session, url: str, what: str, extra: Mapping[str, str] | None = None
+    ) -> requests.Response:
         """GET ``url`` as a stream, following redirects; the token only goes to the API's origin."""
         api_origin = _origin(self.api_url)
-        seen: list[str] = []
         for _ in range(self.retry.max_redirects + 1):
-            headers = {"Accept": "application/octet-stream", "User-Agent": self._user_agent}
+            headers = {"Accept": "application/octet-stream", "User-Agent": self._user_agent, **(extra or {})}
             if self._token and _origin(url) == api_origin:
                 headers["Authorization"] = f"token {self._token}"
             resp = session.get(
@@ -366,15 +371,16 @@ class GitHubSource(ReleaseSource):
             )
             if resp.status_code in _REDIRECTS and "Location" in resp.headers:
                 resp.close()
-                seen.append(url)
                 url = urllib.parse.urljoin(url, resp.headers["Location"])
                 continue
-            if resp.status_code != 200:
+            if resp.status_code not in (200, 206):
                 status, resp_headers = resp.status_code, dict(resp.headers)
                 detail = ""
                 with contextlib.suppress(ValueError):
                     detail = _message(resp.json())
                 resp.close()
+                if status == 416:  # our resume offset was refused: start over on the next attempt
+                    raise _RangeRefused(NetworkError(f"{what}: range not satisfiable", transient=True))
                 raise classify_status(status, resp_headers, what, detail)
             return resp
         # A loop is a server or proxy misconfiguration; retrying the same chain will not fix it.
@@ -383,45 +389,75 @@ class GitHubSource(ReleaseSource):
         )
 
     def download(self, asset: ReleaseAsset, sink: BinaryIO) -> DownloadResult:
+        """Fetch the asset; an attempt cut short is resumed with a Range request when it can be.
+
+        The storage host answers ranges (``Accept-Ranges: bytes``); ``If-Range`` with its ETag
+        makes it send the whole file instead if the object changed in between. Whatever arrives,
+        the size must equal the release's, and the checksums are verified afterwards anyway.
+        """
         what = f"download of {asset.name}"
         tries = 0
+        have = 0  # bytes of a partial copy in the sink that the next attempt may continue
+        etag: str | None = None
 
         def attempt() -> int:
-            nonlocal tries
+            nonlocal tries, have, etag
             tries += 1
-            sink.seek(0)
-            sink.truncate()
-            written = 0
+            extra: dict[str, str] = {}
+            if have:
+                extra["Range"] = f"bytes={have}-"
+                if etag:
+                    extra["If-Range"] = etag
+            got = 0
+            resumable = False
+            declared: str | None = None
             with requests.Session() as session:
                 try:
-                    resp = self._open(session, asset.download_ref, what)
+                    resp = self._open(session, asset.download_ref, what, extra)
                     with resp:
+                        resumed = (
+                            have > 0
+                            and resp.status_code == 206
+                            and resp.headers.get("Content-Range", "").startswith(f"bytes {have}-")
+                        )
+                        if not resumed:
+                            have = 0
+                        sink.seek(have)
+                        sink.truncate()
+                        resumable = resp.headers.get("Accept-Ranges", "").lower() == "bytes"
+                        etag = resp.headers.get("ETag") if resumable else None
                         declared = resp.headers.get("Content-Length")
                         for chunk in resp.iter_content(_CHUNK):
                             sink.write(chunk)
-                            written += len(chunk)
+                            got += len(chunk)
                 except requests.exceptions.SSLError as exc:
                     raise _tls_error(what, exc) from None
+                except _RangeRefused:
+                    have = 0
+                    raise
                 except requests.RequestException as exc:
                     # Connection errors, timeouts, a body cut short (ChunkedEncodingError, which is
                     # not a ConnectionError), undecodable content: all worth another attempt.
+                    have = have + got if resumable else 0
                     err = NetworkError(
-                        f"{what}: {type(exc).__name__} after {written} bytes: {_redact(str(exc))}",
+                        f"{what}: {type(exc).__name__} after {got} bytes: {_redact(str(exc))}",
                         transient=True,
                     )
                     raise _Retryable(err) from None
-            if declared is not None and declared.isdigit() and written != int(declared):
+            total = have + got
+            if declared is not None and declared.isdigit() and got != int(declared):
+                have = total if resumable else 0
                 raise _Retryable(
-                    NetworkError(f"{what}: truncated, {written} of {declared} bytes", transient=True)
+                    NetworkError(f"{what}: truncated, {got} of {declared} bytes", transient=True)
                 )
-            if asset.size and written != asset.size:
+            if asset.size and total != asset.size:
+                # Short: continue from here next time. Long: something is wrong; start over.
+                have = total if resumable and total < asset.size else 0
                 raise _Retryable(
-                    NetworkError(
-                        f"{what}: got {written} bytes, the release lists {asset.size}", transient=True
-                    )
+                    NetworkError(f"{what}: got {total} bytes, the release lists {asset.size}", transient=True)
                 )
             sink.flush()
-            return written
+            return total
 
         try:
             written, attempts = self._retrying(attempt, what)

@@ -350,3 +350,32 @@ def test_tls_failure_is_permanent(gh: FakeGitHub, sleeps: Sleeps) -> None:
     assert not info.value.transient and "TLS" in info.value.message
     assert "REQUESTS_CA_BUNDLE" in info.value.remediation[0]
     assert sleeps.calls == []
+
+
+def test_download_resumes_with_a_range_request(gh: FakeGitHub, sleeps: Sleeps, uv_release_dir: Path) -> None:
+    gh.add_release_from_dir(REPO, "real", uv_release_dir)
+    source = GitHubSource.from_env(REPO, retry=policy(sleeps))
+    asset = source.get_release("real").asset(ASSET)
+    assert asset is not None
+    gh.add_fault(
+        Fault.connection_reset("/objects/*", fraction=0.6), Fault.truncated("/objects/*", fraction=0.5)
+    )
+    gh.clear_requests()
+    data, attempts = download(source, asset)
+    assert attempts == 3
+    assert hashlib.sha256(data).hexdigest() == asset.digest_sha256
+    first, second, third = gh.requests_matching("/objects/*")
+    assert first.header("Range") is None
+    resumed_at = int((second.header("Range") or "bytes=0-")[6:-1])
+    assert 0 < resumed_at < asset.size  # what arrived before the reset was kept
+    assert second.header("If-Range") is not None
+    assert int((third.header("Range") or "bytes=0-")[6:-1]) > resumed_at
+
+
+def test_resume_refused_starts_over(
+    gh: FakeGitHub, sleeps: Sleeps, asset: ReleaseAsset, tiny_release_dir: Path
+) -> None:
+    gh.add_fault(Fault.truncated("/objects/*", fraction=0.5), Fault.status_code("/objects/*", 416))
+    data, attempts = download(GitHubSource.from_env(REPO, retry=policy(sleeps)), asset)
+    assert data == (tiny_release_dir / ASSET).read_bytes() and attempts == 3
+    assert gh.requests_matching("/objects/*")[-1].header("Range") is None

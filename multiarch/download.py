@@ -26,6 +26,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,15 @@ class DownloadCache:
         self.root = root if root is not None else default_cache_dir()
         for sub in ("sha256", "refs", "locks", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self._prune_stale_parts()
+
+    def _prune_stale_parts(self, max_age: float = 24 * 3600) -> None:
+        """Partial files of jobs that crashed long ago; a live download touches its file often."""
+        now = time.time()
+        for part in (self.root / "tmp").glob("*.part"):
+            with contextlib.suppress(OSError):
+                if now - part.stat().st_mtime > max_age:
+                    part.unlink()
 
     @contextlib.contextmanager
     def _locked(self, key: str) -> Iterator[None]:

@@ -102,8 +102,9 @@ class ReleaseSource(abc.ABC):
     def download(self, asset: ReleaseAsset, sink: BinaryIO) -> DownloadResult:
         """Write the asset's bytes to ``sink`` (seekable), retrying transient failures.
 
-        Before each attempt the sink is rewound and truncated, so it holds exactly one complete
-        copy on success. Raises ``NetworkError`` (``transient`` says whether trying again later
+        The sink starts empty or is truncated first; on success it holds exactly one complete
+        copy (an implementation may keep a partial copy between attempts to resume it with a
+        range request). Raises ``NetworkError`` (``transient`` says whether trying again later
         may help), ``PermissionDeniedError`` for refused credentials.
         """
 

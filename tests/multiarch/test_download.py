@@ -233,3 +233,14 @@ def test_create_source(tmp_path: Path, tiny_release_dir: Path) -> None:
     assert isinstance(gh, GitHubSource) and gh.api_url == "https://ghe.example/api/v3"
     with pytest.raises(ConfigError):
         create_source(None)
+
+
+def test_stale_partial_files_are_pruned(tmp_path: Path) -> None:
+    DownloadCache(tmp_path)
+    old = tmp_path / "tmp" / "crashed.part"
+    fresh = tmp_path / "tmp" / "running.part"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    os.utime(old, (0, 0))
+    DownloadCache(tmp_path)
+    assert not old.exists() and fresh.exists()

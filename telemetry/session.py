@@ -47,14 +47,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
 
 from telemetry import events
 from telemetry.cgroup import CgroupView, DedicatedCgroup
-from telemetry.model import ProcessOutcome, RunData, SystemInfo
+from telemetry.model import MemoryResult, ProcessOutcome, RunData, SystemInfo
 from telemetry.proctree import ProcessTree, TreeSnapshot, adopted_zombies
 from telemetry.samplers.cpu import CpuSampler
 from telemetry.samplers.disk import DiskSampler
@@ -320,8 +320,13 @@ class Session:
         vmstat_oom_before = _vmstat_oom_kills()
         previous_subreaper = _set_subreaper(True) if opts.subreaper else None
 
+        # The build may use at most the smallest limit on its way up: ours (a container's)
+        # and the dedicated cgroup's, if one was set.
+        own = cgroup if dedicated is None else CgroupView.current()
+        limits = [v.limit_bytes() for v in (own, dedicated) if v is not None]
+        known = [limit for limit in limits if limit is not None]
         try:
-            system = collect_system_info(output_path, cgroup.limit_bytes() if cgroup is not None else None)
+            system = collect_system_info(output_path, min(known) if known else None)
         except OSError:
             system = _empty_system(output_path)
 
@@ -420,6 +425,8 @@ class Session:
         tracker.close(end)
         facts = FinalFacts(end_time=end, build_rusage=build_rusage, adopted_rusage=tuple(adopted))
         results = [self._result(s, facts) for s in samplers]
+        if outcome is not None and self._near_memory_limit(outcome, results[0], system):
+            outcome = replace(outcome, oom_killed=True)
         for log in logs.values():
             log.close()
         if dedicated is not None and not dedicated.remove():
@@ -598,6 +605,14 @@ class Session:
             after_vm = _vmstat_oom_kills()
             return after_vm is not None and after_vm > vmstat_before
         return False
+
+    def _near_memory_limit(self, outcome: ProcessOutcome, memory: MemoryResult, system: SystemInfo) -> bool:
+        """Without an OOM counter (no cgroup, no /proc/vmstat): a SIGKILL we did not send,
+        after the tree's peak came within 5 % of the memory it could use, was the OOM killer."""
+        if outcome.oom_killed or outcome.cancelled or outcome.signal != signal.SIGKILL:
+            return False
+        limit = system.memory_total_mb  # already the cgroup limit when that is lower
+        return limit > 0 and memory.peak_mb >= 0.95 * limit
 
     def _outcome(self, status: int, tail: tuple[str, ...], *, oom: bool) -> ProcessOutcome:
         cancelled = self._cancel_signal is not None

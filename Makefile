@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := dpkg-dev lintian qemu-user-static podman buildah runc debootstrap fakeroot binutils file jq xz-utils zstd ca-certificates
+APT_PACKAGES := dpkg-dev lintian qemu-user-static podman buildah runc debootstrap fakeroot binutils file jq xz-utils zstd ca-certificates curl
 
 .PHONY: demo test lint typecheck unit deps apt-deps venv bench clean
 

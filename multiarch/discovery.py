@@ -178,7 +178,7 @@ def detect_kind(name: str, head_bytes: bytes = b"") -> ArchiveKind:
 # Name classification
 
 # Assets that are never the binary, checked in order; the first match is the reason.
-_SUFFIX_REASONS: Final = (
+_SUFFIX_REASONS: Final[tuple[tuple[tuple[str, ...], str], ...]] = (
     (
         (".sha256", ".sha256sum", ".sha512", ".sha512sum", ".sha1", ".md5", ".sha256.txt", ".b3"),
         "checksum file",
@@ -194,12 +194,14 @@ _SUFFIX_REASONS: Final = (
             ".sigstore",
             ".sigstore.json",
             ".intoto.jsonl",
+            ".bundle",
             ".provenance",
             ".att",
         ),
         "signature or attestation",
     ),
     ((".sbom", ".spdx", ".spdx.json", ".cdx.json", ".cdx.xml", ".bom.json", ".sbom.json"), "SBOM"),
+    ((".pkg.tar.zst", ".pkg.tar.xz", ".pkg.tar.gz"), "an Arch Linux package"),
     ((".deb",), "a Debian package (repackaging it is not supported)"),
     ((".rpm",), "an RPM package"),
     ((".apk",), "an Alpine/Android package"),
@@ -208,6 +210,10 @@ _SUFFIX_REASONS: Final = (
     ((".snap", ".flatpak", ".flatpakref"), "a snap/flatpak bundle"),
     ((".appimage",), "an AppImage (needs FUSE at run time; map it manually to package it)"),
     ((".zsync",), "an AppImage update file"),
+    (
+        (".7z", ".rar", ".lz", ".lzma", ".lz4", ".cpio", ".iso", ".img", ".qcow2", ".dll", ".so", ".a"),
+        "a format the builder does not unpack or install",
+    ),
     ((".whl", ".nupkg", ".vsix", ".jar", ".gem", ".crate"), "a language package"),
     ((".sh", ".ps1", ".bat", ".cmd"), "an installer script"),
     ((".json", ".txt", ".yml", ".yaml", ".md", ".html", ".xml", ".toml", ".csv", ".pdf"), "metadata"),
@@ -375,10 +381,14 @@ class _Classified:
 
 def _ignore_reason(name: str) -> str | None:
     lower = name.lower()
-    # Before the suffix rules, so "checksums.txt" is a checksum file rather than metadata.
+    # Checksum, signature and SBOM suffixes first (checksums.txt.sig is a signature), then
+    # checksum file names (so checksums.txt is a checksum file, not metadata), then the rest.
+    for suffixes, reason in _SUFFIX_REASONS[:3]:
+        if lower.endswith(suffixes):
+            return reason
     if _CHECKSUM_NAMES.fullmatch(lower) and not _has_arch(lower):
         return "checksum file"
-    for suffixes, reason in _SUFFIX_REASONS:
+    for suffixes, reason in _SUFFIX_REASONS[3:]:
         if lower.endswith(suffixes):
             return reason
     if _SOURCE_NAMES.fullmatch(lower):

@@ -602,6 +602,8 @@ class Discovery:
 
 
 def _match_pattern(pattern: str, names: Sequence[str]) -> list[str]:
+    if pattern in names:
+        return [pattern]  # an exact asset name, even one holding glob characters like "[x]"
     if pattern.startswith("re:"):
         try:
             regex = re.compile(pattern[3:])

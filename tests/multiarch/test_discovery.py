@@ -508,3 +508,9 @@ def test_64bit_x86_is_never_i386(prefix: str, token: str, sep: str) -> None:
 def test_classify_never_crashes(name: str) -> None:
     read = classify(name)
     assert (read.arch is None) == bool(read.arch is None and read.reason)
+
+
+def test_manual_exact_name_with_glob_characters() -> None:
+    names = ["tool[linux]-amd64.tar.gz", "toolx-amd64.tar.gz"]
+    d = discover(names, ["amd64"], manual={"amd64": "tool[linux]-amd64.tar.gz"})
+    assert d.asset_for("amd64") == "tool[linux]-amd64.tar.gz"

@@ -34,6 +34,18 @@ the headers or mid-body), ``redirect_loop`` (302 to itself), ``wrong_length`` (a
 ``Content-Length`` that disagrees with the body), ``not_found``/``status`` (any status).
 
 Every request is recorded (``gh.requests``: method, path, query, headers, host, fault applied).
+
+The objects host answers single ``Range`` requests (206/416), like real storage does, so download
+resumption can be tested. ``add_release(..., digests=False)`` serves ``"digest": null`` (assets
+uploaded before GitHub computed digests), ``digests=None`` leaves the key out (older GHES).
+
+Public API (all on ``FakeGitHub``): ``start()/stop()`` or ``with``; ``api_url``, ``server_url``,
+``objects_url``, ``port``, ``env()``; ``add_repo(full_name, license_spdx=..., ...)``,
+``add_release(full_name, tag, {name: bytes | Path}, prerelease=, draft=, latest=, digests=)``,
+``add_release_from_dir(full_name, tag, folder)``, ``asset(full_name, tag, name)``;
+``add_fault(*faults)``, ``clear_faults()``, ``pending_faults()``, ``fault_hits()``;
+``requests``, ``requests_matching(glob)``, ``clear_requests()``. Standalone:
+``python -m tests.support.fake_github FOLDER [--repo R] [--tag T] [--port P] [--api-prefix /api/v3]``.
 """
 
 from __future__ import annotations

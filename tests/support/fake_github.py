@@ -273,6 +273,12 @@ def _now_iso() -> str:
 # Server
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    # Parallel build jobs open many connections at once; the default backlog of 5 would refuse some.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class FakeGitHub:
     """The server. Start it with ``with FakeGitHub() as gh`` (or ``start()``/``stop()``)."""
 
@@ -311,7 +317,7 @@ class FakeGitHub:
 
     def start(self) -> FakeGitHub:
         handler = type("_BoundHandler", (_Handler,), {"gh": self})
-        httpd = http.server.ThreadingHTTPServer(self._bind, handler)
+        httpd = _Server(self._bind, handler)
         httpd.daemon_threads = True
         self._httpd = httpd
         self._thread = threading.Thread(

@@ -25,7 +25,10 @@ def _guarded(name: str, step: Callable[[], object], failures: list[str]) -> None
         step()
     except Exception as exc:
         failures.append(name)
-        traceback.print_exc(file=sys.stderr)
+        # A full or read-only disk is the environment, not a bug: the message says it all, and a
+        # traceback would only bury it. Anything else is a bug worth its traceback.
+        if not isinstance(exc, OSError):
+            traceback.print_exc(file=sys.stderr)
         message = f"could not write the {name}: {type(exc).__name__}: {exc}"
         annotate("error", message, title="Action reporting")
 

@@ -205,6 +205,7 @@ class _Member:
     stale: int = 0  # walks since status and io were last read
     quick_rss: int = 0  # from quick polls, for young processes
     stat_fd: int | None = None  # kept open: pread is cheaper than open+read+close every tick
+    statm_fd: int | None = None  # held while young, for quick polls
     raw_stat: bytes = b""
 
 
@@ -380,19 +381,23 @@ class ProcessTree:
             self._admit(found, cgroup_pids, now)
         elif self._forked_since_last_look():
             self._admit(self._list_proc(), set(), now)
-        young = [(pid, m) for pid, m in self._members.items() if now - m.first_seen < self._young_seconds]
-        if not young:
-            return
-        for pid, member in young:
+        if not any(now - m.first_seen < self._young_seconds for m in self._members.values()):
+            return  # nothing young: the walks see everything that lives this long
+        estimate = 0
+        for pid, member in self._members.items():
+            if now - member.first_seen >= self._young_seconds:
+                self._release_statm(member)
+                estimate += member.last.rss_bytes if member.last is not None else 0
+                continue
             try:
-                _, rss, _, _ = _parse_status(_read(f"{self._proc}/{pid}/status"))
+                # statm is the cheapest RSS the kernel offers (no status text to format);
+                # the descriptor is held while the process is young.
+                if member.statm_fd is None:
+                    member.statm_fd = os.open(f"{self._proc}/{pid}/statm", os.O_RDONLY)
+                member.quick_rss = int(os.pread(member.statm_fd, 256, 0).split()[1]) * _PAGE
             except (OSError, ValueError, IndexError):
-                continue  # gone: keep its last figure for this interval's estimate
-            member.quick_rss = rss
-        estimate = sum(
-            m.quick_rss if now - m.first_seen < self._young_seconds else (m.last.rss_bytes if m.last else 0)
-            for m in self._members.values()
-        )
+                member.quick_rss = 0  # gone: its peak already counted in earlier polls
+            estimate += member.quick_rss
         self._quick_peak = max(self._quick_peak or 0, estimate)
 
     def walk(self, *, read_cgroup: bool = True) -> TreeSnapshot:
@@ -481,7 +486,14 @@ class ProcessTree:
             return os.pread(member.stat_fd, 4096, 0)
         return _read(f"{self._proc}/{pid}/stat")
 
+    def _release_statm(self, member: _Member) -> None:
+        if member.statm_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(member.statm_fd)
+            member.statm_fd = None
+
     def _release(self, member: _Member) -> None:
+        self._release_statm(member)
         if member.stat_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(member.stat_fd)

@@ -250,3 +250,22 @@ def test_verify_file_without_expectations(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(DATA)
     assert verify_file(path, "f", []).sha256 == SHA256
+
+
+_asset_names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,40}", fullmatch=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    entries=st.dictionaries(_asset_names, st.binary(min_size=0, max_size=64), min_size=1, max_size=5),
+    style=st.sampled_from(["gnu", "gnu-binary", "bsd"]),
+)
+def test_written_sums_parse_back(entries: dict[str, bytes], style: str) -> None:
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in entries.items()}
+    if style == "bsd":
+        text = "".join(f"SHA256 ({n}) = {h}\n" for n, h in digests.items())
+    else:
+        marker = "*" if style == "gnu-binary" else " "
+        text = "".join(f"{h} {marker}{n}\n" for n, h in digests.items())
+    parsed = parse_checksums(text, algorithm="sha256")
+    assert {n: v["sha256"] for n, v in parsed.items()} == digests

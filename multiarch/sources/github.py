@@ -371,7 +371,13 @@ class GitHubSource(ReleaseSource):
             )
             if resp.status_code in _REDIRECTS and "Location" in resp.headers:
                 resp.close()
-                url = urllib.parse.urljoin(url, resp.headers["Location"])
+                target = urllib.parse.urljoin(url, resp.headers["Location"])
+                if url.startswith("https:") and not target.startswith("https:"):
+                    # A downgrade would expose the download to anyone on the path; never follow it.
+                    raise NetworkError(
+                        f"{what}: refusing a redirect from https to {_redact(target)}", transient=False
+                    )
+                url = target
                 continue
             if resp.status_code not in (200, 206):
                 status, resp_headers = resp.status_code, dict(resp.headers)

@@ -379,3 +379,34 @@ def test_resume_refused_starts_over(
     data, attempts = download(GitHubSource.from_env(REPO, retry=policy(sleeps)), asset)
     assert data == (tiny_release_dir / ASSET).read_bytes() and attempts == 3
     assert gh.requests_matching("/objects/*")[-1].header("Range") is None
+
+
+class _StubResponse:
+    def __init__(self, status: int, headers: dict[str, str]) -> None:
+        self.status_code = status
+        self.headers = headers
+
+    def close(self) -> None:
+        pass
+
+
+class _StubSession:
+    """Answers every GET with one redirect; records the headers it was sent."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.sent: list[tuple[str, dict[str, str]]] = []
+
+    def get(self, url: str, headers: dict[str, str], **_: object) -> _StubResponse:
+        self.sent.append((url, headers))
+        return _StubResponse(302, {"Location": self.location})
+
+
+def test_https_to_http_redirect_is_refused(sleeps: Sleeps) -> None:
+    source = GitHubSource(REPO, token=FAKE_TOKEN, api_url="https://ghe.example/api/v3", retry=policy(sleeps))
+    session = _StubSession("http://storage.ghe.example/blob?sig=secret")
+    with pytest.raises(NetworkError) as info:
+        source._open(session, "https://ghe.example/api/v3/repos/o/r/releases/assets/1", "download")  # type: ignore[arg-type]
+    assert not info.value.transient and "refusing" in info.value.message
+    assert "secret" not in info.value.message
+    assert session.sent[0][1]["Authorization"] == f"token {FAKE_TOKEN}"

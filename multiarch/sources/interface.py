@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from multiarch.errors import NetworkError
+from telemetry import events
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,12 @@ class ReleaseSource(abc.ABC):
                 transient=False,
             )
         buf = io.BytesIO()
-        self.download(asset, buf)
+        result = self.download(asset, buf)
+        # The download cache counts what it fetches; metadata files (checksums) bypass it, so
+        # their bytes and retries are counted here or never reach telemetry.
+        if result.retries:
+            events.counter("download_retries", result.retries)
+        events.counter("download_bytes", result.bytes_written)
         return buf.getvalue()
 
     def describe(self) -> str:

@@ -239,3 +239,30 @@ def test_missing_tag_and_refused_token(net: Net, figures: Figures) -> None:
         assert caught.value.category == "permission"
         assert "ghp_wrong" not in str(caught.value)
         record.outcome = "failed fast: permission"
+
+
+def test_retry_counts_reach_metrics_json_through_the_entrypoint(tmp_path: Path, figures: Figures) -> None:
+    """The whole path: faults on the loopback server, the action's session, metrics.json."""
+    from tests.reliability.action_run import DEMO, Workspace, validate
+
+    with figures.case(ROW, "entrypoint: 502 on the asset, 503 on the release API") as record:
+        with FakeGitHub(token=FAKE_TOKEN) as gh:
+            gh.add_repo("example/hello-demo", license_spdx="MIT")
+            gh.add_release_from_dir("example/hello-demo", "v1.0.0", DEMO / "release")
+            gh.add_fault(
+                Fault.server_error("/objects/*", 502, times=2),
+                Fault.server_error("/repos/example/hello-demo/releases/tags/*", 503, times=1),
+            )
+            ws = Workspace.create(tmp_path)
+            ws.add_demo()
+            run = ws.run({"version": "v1.0.0", "output-dir": "out", "architecture": "amd64"}, gh.env())
+            assert gh.pending_faults() == []
+        run.check_no_traceback()
+        assert run.returncode == 0, run.log()
+        assert run.outputs["build-status"] == "success"
+        metrics = json.loads((run.telemetry_dir / "metrics.json").read_text())
+        validate(metrics, "metrics")
+        counters = metrics["build_metrics"]["counters"]
+        assert counters.get("download_retries") == 2, counters
+        assert counters.get("api_retries") == 1, counters
+        record.outcome = "retried, then built; retries in metrics.json"

@@ -315,6 +315,31 @@ def test_command_failure_is_classified(workspace: Path) -> None:
     assert "::error title=Build failed (resource)" in run.stdout
 
 
+HUGE_BUILD = """\
+python - <<'EOF'
+from telemetry import events
+for i in range(600):
+    events.stage_start(f"step_{i}")
+    events.stage_complete(f"step_{i}", "failure" if i % 100 == 0 else "success", "x" * 2000)
+for i in range(5000):
+    print(f"error: line {i} " + "y" * 100)
+EOF
+exit 2
+"""
+
+
+def test_a_huge_failing_build_keeps_the_summary_under_the_cap(workspace: Path) -> None:
+    run = run_action(workspace, command=HUGE_BUILD, sample_interval="0.2")
+    assert run.outputs["build-status"] == "failure"
+    assert len(run.summary.encode()) < 1024 * 1024
+    assert run.summary.startswith("## ❌ build command: failure")
+    assert "### Failure:" in run.summary
+    fences = [line for line in run.summary.splitlines() if line.startswith("```")]
+    assert len(fences) % 2 == 0
+    assert "560 shorter stages are not drawn" in run.summary
+    run.build_summary()
+
+
 def test_command_mode_without_telemetry(workspace: Path) -> None:
     run = run_action(workspace, command="echo plain", telemetry_enabled="false")
     assert run.returncode == 0

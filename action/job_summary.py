@@ -259,6 +259,10 @@ def _telemetry_section(outcome: ActionOutcome) -> str | None:
         ("Performance score", f"{t.performance_score:.0f}/100" + ("" if t.has_baseline else ", no baseline")),
     ]
     run = outcome.run
+    if run is not None and any(run.counters.values()):
+        # Counters the build reported (download retries, bytes fetched …): a retry storm shows here.
+        counted = ", ".join(f"{escape_cell(k)} {v:g}" for k, v in sorted(run.counters.items()) if v)
+        rows.append(("Counters", counted))
     if run is not None:
         s = run.system
         rows.append(

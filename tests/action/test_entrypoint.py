@@ -340,6 +340,12 @@ def test_a_huge_failing_build_keeps_the_summary_under_the_cap(workspace: Path) -
     run.build_summary()
 
 
+def test_job_summary_can_be_turned_off(workspace: Path) -> None:
+    run = run_action(workspace, command="true", job_summary="false")
+    assert run.returncode == 0 and run.outputs["build-status"] == "success"
+    assert run.summary == ""
+
+
 def test_command_mode_without_telemetry(workspace: Path) -> None:
     run = run_action(workspace, command="echo plain", telemetry_enabled="false")
     assert run.returncode == 0

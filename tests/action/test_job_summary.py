@@ -124,6 +124,7 @@ def test_success_summary_has_every_part() -> None:
     assert "| Peak memory | 2047.6 MB (source: `process_hwm`) |" in md
     assert "↓ 50.0 MiB, ↑ 1.0 MiB on `eth0`" in md
     assert "100/100, no baseline" in md
+    assert "| Counters | download\\_retries 1 |" in md
     # charts: gantt for stages, xychart-beta for memory and CPU
     blocks = mermaid_blocks(md)
     assert blocks[0].startswith("gantt\n")

@@ -131,7 +131,9 @@ def _check_resource_with_memory(run: ActionRun) -> float:
     assert float(run.outputs["peak-memory-mb"]) == pytest.approx(peak, abs=1)
     assert summary["telemetry"]["peak_memory_mb"] == pytest.approx(peak, abs=1)
     page = run.ws.summary_file.read_text(encoding="utf-8")
-    assert "resource" in page and re.search(rf"{int(peak)}(\.\d+)? ?MB", page), page[:3000]
+    shown = re.search(r"Peak memory \| ([\d.]+) MB", page)
+    assert "resource" in page and shown is not None, page[:3000]
+    assert float(shown.group(1)) == pytest.approx(peak, abs=1), shown.group(0)
     return peak
 
 

@@ -236,12 +236,21 @@ def bench_overhead(pairs: int = 8) -> None:
         run = _session(tmp, 1.0).run([PY, "-c", FIFTY, str(seconds)])
         after = resource.getrusage(resource.RUSAGE_SELF)
         lines = (Path(tmp) / ".telemetry" / "memory-samples.log").read_text().splitlines()
+        cpu_log = [json.loads(line) for line in (Path(tmp) / ".telemetry" / "cpu-samples.log").open()]
     processes = max(json.loads(line)["processes"] for line in lines)
+    # Steady state: from the 5th tick (the tree is up, nobody is young) to the last.
+    steady = [r for r in cpu_log if "telemetry_cpu_seconds" in r][4:]
+    steady_share = (
+        100
+        * (steady[-1]["telemetry_cpu_seconds"] - steady[0]["telemetry_cpu_seconds"])
+        / (steady[-1]["timestamp"] - steady[0]["timestamp"])
+    )
     session_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     share = 100 * run.telemetry_cpu_seconds / run.duration_seconds
     print(
         f"sampler thread CPU, {processes}-process tree, 1 s interval, {run.duration_seconds:.0f} s: "
-        f"{run.telemetry_cpu_seconds:.3f} s = {share:.2f} % of one core"
+        f"{run.telemetry_cpu_seconds:.3f} s = {share:.2f} % of one core "
+        f"(steady state, after the tree started: {steady_share:.2f} %)"
     )
     print(
         f"  (whole session process, incl. output pump and waiting: "

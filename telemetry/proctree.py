@@ -89,6 +89,8 @@ class TreeSnapshot:
     walk_cpu_seconds: float  # what this walk cost this thread
     # Highest summed RSS seen by quick polls of young processes since the previous walk.
     quick_peak_rss_bytes: int | None = None
+    # Members whose stat changed since the previous walk (they ran, or are new).
+    active_pids: frozenset[int] = frozenset()
 
     @property
     def cpu_seconds(self) -> float:
@@ -420,6 +422,7 @@ class ProcessTree:
         live: list[ProcessSnapshot] = []
         ended: list[ProcessSnapshot] = []
         gone: list[int] = []
+        active: set[int] = set()
         for pid, member in self._members.items():
             snap = self._snapshot(pid, member, pss_tick) if pid in listed else None
             if snap is None:
@@ -427,6 +430,8 @@ class ProcessTree:
                 if member.last is not None:
                     ended.append(member.last)
                 continue
+            if snap is not member.last:
+                active.add(pid)
             member.last = snap
             live.append(snap)
         live_pids = {p.pid for p in live}
@@ -474,6 +479,7 @@ class ProcessTree:
             cgroup=cgroup_reading,
             walk_cpu_seconds=time.thread_time() - cpu_before,
             quick_peak_rss_bytes=quick_peak,
+            active_pids=frozenset(active),
         )
 
     def _read_stat(self, pid: int, member: _Member) -> bytes:

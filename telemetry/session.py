@@ -71,7 +71,7 @@ _PR_GET_CHILD_SUBREAPER = 37
 # A sampler that fails this many ticks in a row is skipped for the rest of the run.
 _MAX_CONSECUTIVE_ERRORS = 3
 _MAX_LINE_CHARS = 4000
-_QUICK_POLL_BUDGET = 0.004  # of one core
+_QUICK_POLL_BUDGET = 0.005  # of one core
 
 
 @dataclass(frozen=True)
@@ -662,6 +662,7 @@ class _Monitor:
         self._disabled: set[str] = set()
         self._errors: list[str] = []
         self._quick_interval = max(0.0, quick_interval)
+        self._thread_begin: float | None = None
         self.cpu_seconds = 0.0  # CPU time the sampling cost (thread time), for the overhead figure
 
     def start(self) -> None:
@@ -687,7 +688,7 @@ class _Monitor:
         return [p.pid for p in snapshot.processes if not live_only or p.state != "Z"]
 
     def _loop(self) -> None:
-        begin = time.thread_time()
+        begin = self._thread_begin = time.thread_time()
         # Quick polls may use this share of one core; their pace halves or doubles to stay in it.
         budget = _QUICK_POLL_BUDGET * self._interval
         quick = min(self._quick_interval, self._interval / 2)
@@ -711,7 +712,7 @@ class _Monitor:
                 if quick > 0:
                     if spent > budget:
                         quick = min(quick * 2, self._interval / 2)
-                    elif spent < budget / 4:
+                    elif spent < budget / 2:
                         quick = max(quick / 2, min(self._quick_interval, self._interval / 2))
                 self._stop.wait(max(0.0, next_tick - time.monotonic()))
         finally:
@@ -739,6 +740,11 @@ class _Monitor:
                 self._note(sampler.name, exc)
                 continue
             self._failures[sampler.name] = 0
+            in_thread = threading.current_thread() is self._thread
+            if record is not None and sampler.name == "cpu" and self._thread_begin is not None and in_thread:
+                # What telemetry itself has cost so far (sampling thread CPU time).
+                spent = time.thread_time() - self._thread_begin
+                record = {**record, "telemetry_cpu_seconds": round(spent, 4)}
             log = self._logs.get(sampler.name)
             if record is not None and log is not None:
                 try:

@@ -9,9 +9,11 @@ noise floor (a local test server, or a build that only talks to localhost). On
 loopback every packet is both sent and received, so ``bytes_downloaded`` and
 ``bytes_uploaded`` there both count the traffic of both directions.
 
-Connections: TCP sockets in ``/proc/net/tcp{,6}`` are matched to the tree by
-socket inode (``/proc/PID/fd``); the fds are only scanned when a socket not
-seen before appears, so a quiet build costs two small reads per tick.
+Connections: socket inodes found in the fds of the tree's processes are looked
+up in ``/proc/net/tcp{,6}`` for their peers; each step only runs when the
+previous one says something changed (see ``_track_connections``), so a quiet
+build costs two small reads per tick. Connections opened and closed between two
+ticks are not counted.
 """
 
 from __future__ import annotations
@@ -89,8 +91,7 @@ class NetworkSampler(Sampler[NetworkResult]):
         )
         self._baseline: dict[str, tuple[int, int]] = {}
         self._deltas: dict[str, tuple[int, int]] = {}
-        self._inode_owner: dict[str, int] = {}  # socket inode -> tree pid
-        self._foreign_inodes: set[str] = set()
+        self._inode_owner: dict[str, int] = {}  # socket inodes of the tree, seen in its fds
         self._endpoints: set[str] = set()
         self._default = default_route_interface()
         self._sockstat: tuple[str, ...] | None = None
@@ -120,12 +121,7 @@ class NetworkSampler(Sampler[NetworkResult]):
         return owners
 
     def _sockets_changed(self) -> bool:
-        """Whether the namespace's TCP socket counts moved since the last table scan.
-
-        Reading /proc/net/tcp costs milliseconds on hosts with large hash tables
-        (the kernel walks every bucket); /proc/net/sockstat costs microseconds, so
-        the tables are only read when a socket was opened or closed.
-        """
+        """Whether the namespace's TCP socket counts moved since the last look (microseconds)."""
         counts: list[str] = []
         for path in _SOCKSTAT:
             try:
@@ -145,9 +141,23 @@ class NetworkSampler(Sampler[NetworkResult]):
         return changed
 
     def _track_connections(self, tick: TreeSnapshot) -> None:
+        """Remote endpoints of TCP sockets the tree holds, at the cost the situation needs.
+
+        1. /proc/net/sockstat (microseconds): if no TCP socket was opened or closed in
+           the namespace, nothing to do.
+        2. fds of the tree's processes that ran since the last tick (a process that did
+           not run cannot have opened a socket): any socket inode not seen before?
+        3. Only then /proc/net/tcp{,6}, which costs milliseconds on hosts with large
+           hash tables (the kernel walks every bucket), to find those sockets' peers.
+        """
         if not self._sockets_changed():
             return
-        sockets: dict[str, str] = {}  # inode -> remote endpoint
+        scan = [p.pid for p in tick.processes if p.pid in tick.active_pids]
+        owners = self._socket_inodes(scan)
+        fresh = {i: p for i, p in owners.items() if i not in self._inode_owner}
+        self._inode_owner.update(owners)
+        if not fresh:
+            return
         for table in _TCP_TABLES:
             try:
                 with open(table, encoding="ascii") as handle:
@@ -156,24 +166,12 @@ class NetworkSampler(Sampler[NetworkResult]):
                 continue
             for line in lines:
                 fields = line.split()
-                if len(fields) < 10 or fields[3] == _LISTEN or fields[9] == "0":
+                if len(fields) < 10 or fields[3] == _LISTEN or fields[9] not in fresh:
                     continue
-                sockets[fields[9]] = fields[2]
-        unknown = [i for i in sockets if i not in self._inode_owner and i not in self._foreign_inodes]
-        if unknown:
-            owners = self._socket_inodes([p.pid for p in tick.processes])
-            for inode in unknown:
-                if inode in owners:
-                    self._inode_owner[inode] = owners[inode]
-                else:
-                    self._foreign_inodes.add(inode)
-        for inode, remote in sockets.items():
-            if inode in self._inode_owner:
-                self._endpoints.add(remote)
-        # Forget closed sockets so inode numbers reused later are looked at again.
-        live = set(sockets)
-        self._foreign_inodes &= live
-        self._inode_owner = {i: p for i, p in self._inode_owner.items() if i in live}
+                self._endpoints.add(fields[2])
+        if len(self._inode_owner) > 4096:  # bounded: forget the oldest half
+            for inode in list(self._inode_owner)[:2048]:
+                del self._inode_owner[inode]
 
     def _update(self) -> None:
         current = self._read_counters()

@@ -90,14 +90,22 @@ def _exit_failure(end: BuildEnd) -> FailureInfo:
     )
 
 
-def _merge(primary: FailureInfo, analysis: FailureInfo | None) -> FailureInfo:
-    """The builder's structured failure, completed with telemetry's stage and remediation."""
+def _merge(
+    primary: FailureInfo, analysis: FailureInfo | None, *, analysis_decides: bool = False
+) -> FailureInfo:
+    """The builder's structured failure, completed with telemetry's stage and remediation.
+
+    ``analysis_decides``: several jobs may have failed for different reasons; telemetry names
+    the first one in time as the run's failure (metrics.json, the build-summary block), and the
+    output must name the same one, so its category and stage win when it knows them.
+    """
     if analysis is None:
         return primary
+    use_analysis = analysis.category != "unknown" and (analysis_decides or primary.category == "unknown")
     return FailureInfo(
-        category=primary.category if primary.category != "unknown" else analysis.category,
+        category=analysis.category if use_analysis else primary.category,
         reason=primary.reason or analysis.reason,
-        stage=primary.stage or analysis.stage,
+        stage=(analysis.stage or primary.stage) if use_analysis else (primary.stage or analysis.stage),
         remediation=primary.remediation or analysis.remediation,
         exit_code=primary.exit_code if primary.exit_code is not None else analysis.exit_code,
         signal=primary.signal if primary.signal is not None else analysis.signal,
@@ -136,7 +144,9 @@ def assemble(
             failure = _merge(failure_from_error(result.error), analysis)
         elif status != "success":
             job = _job_failure(result)
-            failure = _merge(job, analysis) if job else (analysis or _exit_failure(end))
+            failure = (
+                _merge(job, analysis, analysis_decides=True) if job else (analysis or _exit_failure(end))
+            )
     elif end.exit_code == 0 and end.spawn_error is None:
         # Command mode (no result file): the command's exit status is the verdict.
         # Builder mode without a result file and exit 0 can't happen unless the builder broke its contract.

@@ -96,6 +96,7 @@ def _run(inputs: ActionInputs, cancel: CancelState, scratch: Path, started: floa
     telemetry: TelemetryFigures | None = None
     analysis: FailureInfo | None = None
     if run is not None:
+        from action.assemble import failure_from_error
         from action.telemetry_bridge import write_report
 
         if result is not None:
@@ -107,8 +108,9 @@ def _run(inputs: ActionInputs, cancel: CancelState, scratch: Path, started: floa
         else:
             built, failed = 0, 0
         try:
+            builder_error = failure_from_error(result.error) if result and result.error else None
             telemetry, analysis, warnings = write_report(
-                run, inputs, packages_built=built, packages_failed=failed
+                run, inputs, packages_built=built, packages_failed=failed, builder_error=builder_error
             )
         except Exception as exc:  # a reporting bug must not hide the build's own result
             annotate("warning", f"telemetry report failed: {type(exc).__name__}: {exc}", title="Telemetry")

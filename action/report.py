@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from action.annotations import annotate, annotate_outcome
 from action.build_summary import write_build_summary
@@ -33,12 +34,33 @@ def _guarded(name: str, step: Callable[[], object], failures: list[str]) -> None
         annotate("error", message, title="Action reporting")
 
 
+def _write_summary(outcome: ActionOutcome, inputs: ActionInputs, failures: list[str]) -> Path:
+    """build-summary.json in the output folder or, when that disk is full or read-only (a
+    build that filled it is exactly when the summary matters), in the telemetry folder; the
+    ``build-summary`` output names wherever it landed."""
+    try:
+        return write_build_summary(outcome, inputs.output_dir.absolute)
+    except OSError as exc:
+        first = exc
+    fallback = inputs.telemetry_dir.absolute
+    written: list[Path] = []
+    _guarded("build summary", lambda: written.append(write_build_summary(outcome, fallback)), failures)
+    if written:
+        annotate(
+            "warning",
+            f"could not write build-summary.json to the output folder ({first}); wrote {written[0]} instead",
+            title="Action reporting",
+        )
+        return written[0]
+    return inputs.output_dir.absolute / "build-summary.json"
+
+
 def publish(outcome: ActionOutcome, inputs: ActionInputs) -> int:
     """Write every report of ``outcome``; returns the process exit status."""
     failures: list[str] = []
-    summary_rel = relative_to_workspace(inputs.output_dir.absolute / "build-summary.json", inputs.workspace)
+    summary_path = _write_summary(outcome, inputs, failures)
+    summary_rel = relative_to_workspace(summary_path, inputs.workspace)
 
-    _guarded("build summary", lambda: write_build_summary(outcome, inputs.output_dir.absolute), failures)
     _guarded("outputs", lambda: write_outputs(output_values(outcome, summary_rel)), failures)
     if inputs.job_summary:
         _guarded("job summary", lambda: write_job_summary(outcome, summary_rel), failures)

@@ -119,18 +119,47 @@ def failure_info(analysis: FailureAnalysis | None) -> FailureInfo | None:
     )
 
 
+def with_builder_error(run: RunData, error: FailureInfo | None) -> RunData:
+    """``run`` plus the builder's structured pre-job error as a failure event, if it lacks one.
+
+    A builder that stops before any job (a configuration error, say) reports it in its result
+    file; if no categorised failure event reached the session, telemetry would classify only
+    the exit status and log ("unknown"). Handing it the structured error keeps metrics.json,
+    the build-summary block and the outputs naming the same category.
+    """
+    if error is None or any(event.category for event in run.failures):
+        return run
+    from dataclasses import replace
+
+    from telemetry.model import FailureEvent
+
+    event = FailureEvent(
+        stage=error.stage or "build",
+        reason=error.reason,
+        code=f"{error.category}_error",
+        time=run.end_time,
+        category=error.category,
+        transient=error.transient,
+        remediation=error.remediation,
+    )
+    return replace(run, failures=(*run.failures, event))
+
+
 def write_report(
     run: RunData,
     inputs: ActionInputs,
     *,
     packages_built: int,
     packages_failed: int,
+    builder_error: FailureInfo | None = None,
 ) -> tuple[TelemetryFigures, FailureInfo | None, tuple[str, ...]]:
     """Write every telemetry file; returns the figures, the primary failure and any warnings."""
     # Imported here, after the build: the report's failure rules and schemas load jsonschema,
     # which would otherwise delay the build's start by about 0.1 s.
     from telemetry.report import write_all
 
+    if not run.outcome.cancelled:
+        run = with_builder_error(run, builder_error)
     report = write_all(
         run,
         telemetry_dir=inputs.telemetry_dir.absolute,

@@ -112,6 +112,14 @@ def demo_workspace(workspace: Path) -> Path:
     return workspace
 
 
+def assert_category_agrees(run: Run, category: str) -> None:
+    """The output, build-summary.json's telemetry block and metrics.json name the same failure."""
+    metrics = json.loads((run.workspace / run.outputs["telemetry-dir"] / "metrics.json").read_text())
+    assert run.outputs["failure-category"] == category
+    assert run.build_summary()["telemetry"]["failure_category"] == category
+    assert metrics["build_metrics"]["failure_category"] == category
+
+
 def assert_every_output(run: Run) -> None:
     assert set(OUTPUT_NAMES) <= set(run.outputs), set(OUTPUT_NAMES) - set(run.outputs)
 
@@ -193,6 +201,7 @@ def test_bad_config_is_a_configuration_failure_with_an_annotation(demo_workspace
     assert summary["status"] == "failure"
     assert summary["error"]["category"] == "configuration"
     assert summary["error"]["line"] == index + 1
+    assert_category_agrees(run, "configuration")
     assert "### Failure: configuration" in run.summary
     assert f"`package.yaml, line {index + 1}`" in run.summary
     assert f"1. Fix package.yaml line {index + 1} (field 'sectoin')" in run.summary
@@ -213,6 +222,7 @@ def test_one_bad_asset_gives_a_partial_build(demo_workspace: Path) -> None:
     summary = run.build_summary()
     assert summary["status"] == "partial"
     assert {(f["arch"], f["failure_category"]) for f in summary["failed"]} == {("armhf", "security")}
+    assert_category_agrees(run, "security")
     assert re.search(r"^::error title=armhf/(bookworm|trixie) failed \(security\)::", run.stdout, flags=re.M)
     assert "| **armhf** | ❌ security | ❌ security |" in run.summary
     assert "## ⚠️ hello-demo 1.0.0: partial" in run.summary

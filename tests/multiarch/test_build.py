@@ -249,15 +249,15 @@ def test_same_inputs_give_byte_identical_packages(
         "build",
         f"--config={UV_CONFIG}",
         "--version=0.5.11",
-        "--arch=amd64,arm64",
+        "--arch=arm64",
         "--distributions=bookworm",
         f"--output-dir={tmp_path}",
         f"--cache-dir={matrix['work'] / 'cache'}",
-        "--max-parallel=1",
+        "--max-parallel=1",  # a different schedule must not change a byte
         env=github.env(),
         check=True,
     )
-    for arch in ("amd64", "arm64"):
+    for arch in ("arm64",):
         first = deb_for(matrix, arch, "bookworm")
         assert (tmp_path / first.name).read_bytes() == first.read_bytes(), arch
 

@@ -220,6 +220,10 @@ def cmd_build(options: BuildOptions) -> int:
         _report_error(exc)
         write_result(error_result(options, exc), result_path)
         return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILED
+    except Exception as exc:  # a bug: still leave a result the entrypoint can report
+        _report_error(exc)
+        write_result(error_result(options, exc), result_path)
+        raise
     document = result.to_json()
     for skip in result.skipped:
         suite = f"/{skip.suite}" if skip.suite else ""

@@ -482,7 +482,7 @@ def _step(name: str, *, report_failure: bool = True) -> Iterator[None]:
         yield
     except MultiarchError as exc:
         events.stage_complete(name, "failure", exc.message[:500])
-        if report_failure and not getattr(exc, "_reported", False):
+        if report_failure:
             events.failure(
                 name,
                 exc.message,
@@ -491,7 +491,6 @@ def _step(name: str, *, report_failure: bool = True) -> Iterator[None]:
                 transient=exc.transient,
                 remediation=tuple(exc.remediation),
             )
-            exc._reported = True  # type: ignore[attr-defined]
         raise
     except BaseException as exc:
         events.stage_complete(name, "failure", f"{type(exc).__name__}: {exc}"[:500])
@@ -708,7 +707,8 @@ class _Runner:
             last = self.remaining[arch] == 0
         if last:
             # Free the arch's compressed blocks and extracted files once its last job is done.
-            self.compressor.forget(str((self.work / arch).resolve()))
+            # Chunk keys start with the source's absolute path (DataEntry.file).
+            self.compressor.forget(os.path.join(os.path.abspath(self.work / arch), ""))
             shutil.rmtree(self.work / arch, ignore_errors=True)
 
 

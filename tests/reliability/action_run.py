@@ -121,8 +121,20 @@ class Workspace:
         return env
 
     def start(
-        self, inputs: Mapping[str, str], extra: Mapping[str, str] | None = None
+        self,
+        inputs: Mapping[str, str],
+        extra: Mapping[str, str] | None = None,
+        *,
+        cgroup_procs: Path | None = None,
     ) -> subprocess.Popen[bytes]:
+        """``cgroup_procs``: a ``cgroup.procs`` file the entrypoint joins before it starts."""
+        preexec = None
+        if cgroup_procs is not None:
+            target = cgroup_procs
+
+            def preexec() -> None:
+                target.write_text(str(os.getpid()))
+
         self.output_file.touch()
         self.summary_file.touch()
         return subprocess.Popen(
@@ -133,12 +145,18 @@ class Workspace:
             stderr=subprocess.PIPE,
             # Own session: the test can signal the entrypoint alone, and still clean up the lot.
             start_new_session=True,
+            preexec_fn=preexec,
         )
 
     def run(
-        self, inputs: Mapping[str, str], extra: Mapping[str, str] | None = None, *, timeout: float = 120
+        self,
+        inputs: Mapping[str, str],
+        extra: Mapping[str, str] | None = None,
+        *,
+        timeout: float = 120,
+        cgroup_procs: Path | None = None,
     ) -> ActionRun:
-        proc = self.start(inputs, extra)
+        proc = self.start(inputs, extra, cgroup_procs=cgroup_procs)
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -8,10 +8,13 @@
   the job summary, next to the category). Both the
   built-in builder (killed while it waits on a stalled download) and a ``command`` build that
   really holds 300 MB when it dies (the exact peak must not be missed by sampling).
+- A real OOM kill: the entrypoint runs in a cgroup of our own capped at 200 MB and its command
+  asks for 400 MB; the kernel's OOM killer must be recognised as such.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -172,3 +175,53 @@ def test_command_child_sigkilled_holding_memory(tmp_path: Path, figures: Figures
         peak = _check_resource_with_memory(run)
         assert peak >= 290, f"peak {peak} MB: the 300 MB the child held were missed"
         record.outcome = f"resource, peak {peak:.0f} MB reported"
+
+
+@pytest.fixture
+def memory_limited_cgroup() -> Iterator[Path]:
+    """A cgroup of our own capped at 200 MB, for a real OOM kill; yields its ``cgroup.procs``."""
+    require_root()
+    name = f"reliability-oom-{os.getpid()}"
+    limit = str(200 * 1024 * 1024)
+    v1 = Path("/sys/fs/cgroup/memory")
+    v2 = Path("/sys/fs/cgroup")
+    if (v1 / "memory.limit_in_bytes").exists():
+        group = v1 / name
+        settings = {"memory.limit_in_bytes": limit, "memory.memsw.limit_in_bytes": limit}
+    elif "memory" in (v2 / "cgroup.subtree_control").read_text(errors="replace").split():
+        group = v2 / name
+        settings = {"memory.max": limit, "memory.swap.max": "0"}
+    else:
+        pytest.skip("no writable memory cgroup controller (v1 memory or v2 with memory delegated)")
+    try:
+        group.mkdir()
+        for key, value in settings.items():
+            if (group / key).exists():
+                (group / key).write_text(value)
+    except OSError as exc:
+        pytest.skip(f"cannot create a memory-limited cgroup here: {exc}")
+    try:
+        yield group / "cgroup.procs"
+    finally:
+        # Members are gone by now (the run ended); sub-cgroups the session made go first.
+        for sub in sorted((p for p in group.rglob("*") if p.is_dir()), reverse=True):
+            with contextlib.suppress(OSError):
+                sub.rmdir()
+        with contextlib.suppress(OSError):
+            group.rmdir()
+
+
+def test_real_oom_kill(tmp_path: Path, memory_limited_cgroup: Path, figures: Figures) -> None:
+    with figures.case(ROW, "command build OOM-killed under a 200 MB cgroup limit") as record:
+        ws = Workspace.create(tmp_path)
+        script = "b = bytearray(400 << 20); [b.__setitem__(i, 1) for i in range(0, len(b), 4096)]"
+        run = ws.run(
+            {"command": f'python3 -c "{script}"', "sample-interval": "0.2"},
+            cgroup_procs=memory_limited_cgroup,
+        )
+        peak = _check_resource_with_memory(run)
+        report = json.loads((run.telemetry_dir / "failure-report.json").read_text())
+        assert report["oom_killed"] is True, report
+        assert "OOM" in report["primary"]["reason"], report["primary"]
+        assert 100 <= peak <= 260, f"peak {peak} MB under a 200 MB limit"
+        record.outcome = f"resource (OOM killer detected), peak {peak:.0f} MB reported"

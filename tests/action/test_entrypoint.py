@@ -433,7 +433,7 @@ def test_the_build_starts_quickly(workspace: Path) -> None:
     (files / "step_summary_1").write_text("")
     env = runner_env(workspace, {"COMMAND": "date +%s.%N > started.txt"}, files)
     best = 10.0
-    for _ in range(3):  # the best of three: the first run may pay for cold caches
+    for _ in range(5):  # the best of five: the first run pays for cold caches, others for load
         launched = time.time()
         subprocess.run(
             [sys.executable, str(ROOT / "entrypoint.py")],

@@ -239,11 +239,36 @@ class CgroupView:
         except ValueError:
             return None
 
+    def procs_bytes(self) -> bytes | None:
+        """The raw member list, read with plain syscalls (cheap enough for quick polls).
+
+        Opened afresh each time: cgroup v1 builds the list when the file is opened, so
+        a held descriptor would keep returning the same members.
+        """
+        try:
+            fd = os.open(self._path("cgroup.procs"), os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            chunks = []
+            while True:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
     def close(self) -> None:
-        if self._peak_fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._peak_fd)
-            self._peak_fd = None
+        for name in ("_peak_fd",):
+            fd = getattr(self, name)
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                setattr(self, name, None)
 
 
 class DedicatedCgroup(CgroupView):

@@ -52,7 +52,7 @@ class ProcessSnapshot:
     start_time: float  # Unix seconds
     rss_bytes: int
     hwm_bytes: int  # VmHWM: the process's own resident high-water mark
-    pss_bytes: int | None  # only on PSS ticks
+    pss_bytes: int | None  # last known; read on PSS ticks (never, before the first)
     user_seconds: float
     system_seconds: float
     children_user_seconds: float  # reaped descendants (kernel-accumulated)
@@ -84,7 +84,7 @@ class TreeSnapshot:
     io_write_bytes: int
     rss_bytes: int  # sum over live members
     hwm_bytes: int  # sum of VmHWM over live members
-    pss_bytes: int | None  # sum of PSS, on PSS ticks only
+    pss_bytes: int | None  # sum of last known PSS, on PSS ticks only
     cgroup: CgroupReading | None
     walk_cpu_seconds: float  # what this walk cost this thread
     # Highest summed RSS seen by quick polls of young processes since the previous walk.
@@ -257,6 +257,7 @@ class ProcessTree:
         self._last_pid_seen = ""
         self._protected = _ancestors(self._session_pid, proc)
         self._held_fds = 0
+        self._young_until = 0.0  # monotonic time when the youngest member stops being young
         self._quick_peak: int | None = None
         self._quick_polls = 0
 
@@ -280,6 +281,7 @@ class ProcessTree:
         self._root_pgid = stat.pgid if stat.pgid == pid else None
         self._root_sid = stat.sid if stat.sid == pid else None
         self._members[pid] = _Member(stat.start_ticks, None, time.monotonic())
+        self._young_until = time.monotonic() + self._young_seconds
         self._foreign.discard(pid)
 
     def member_pids(self) -> list[int]:
@@ -329,6 +331,7 @@ class ProcessTree:
             for pid, stat in list(pending.items()):
                 if self._is_candidate(pid, stat, cgroup_pids):
                     self._members[pid] = _Member(stat.start_ticks, None, now)
+                    self._young_until = max(self._young_until, now + self._young_seconds)
                     started.append(pid)
                     del pending[pid]
                     changed = True
@@ -350,10 +353,13 @@ class ProcessTree:
         starts in our cgroup, and a cgroup lists far fewer pids than /proc. Only a
         dedicated cgroup's list proves membership; a /proc listing never does.
         """
-        pids = self._cgroup.pids() if self._cgroup is not None else None
-        if pids is None:
+        raw = self._cgroup.procs_bytes() if self._cgroup is not None else None
+        if raw is None:
             return self._list_proc(), set()
-        found = set(pids)
+        try:
+            found = {int(x) for x in raw.split()}
+        except ValueError:
+            return self._list_proc(), set()
         self._foreign &= found | set(self._members)
         return found, (found if self._dedicated else set())
 
@@ -368,23 +374,22 @@ class ProcessTree:
         self._last_pid_seen = last
         return changed
 
-    def quick_poll(self) -> None:
+    def quick_poll(self) -> bool:
         """Between walks: admit processes born since the last look and read the young ones' RSS.
 
         A grandchild that allocates 300 MB and exits within 200 ms lives between two
         1 s walks; polling only young processes every few tens of milliseconds sees
         it at its peak at a small cost. The summed estimate (young processes now, the
         others at their last walk) goes to the next ``TreeSnapshot.quick_peak_rss_bytes``.
+        Returns whether any member is young (the caller polls faster while one is).
         """
         now = time.monotonic()
         self._quick_polls += 1
-        if self._cgroup is not None:
+        if self._forked_since_last_look():
             found, cgroup_pids = self._discover()
             self._admit(found, cgroup_pids, now)
-        elif self._forked_since_last_look():
-            self._admit(self._list_proc(), set(), now)
-        if not any(now - m.first_seen < self._young_seconds for m in self._members.values()):
-            return  # nothing young: the walks see everything that lives this long
+        if now >= self._young_until:
+            return False  # nothing young: the walks see everything that lives this long
         estimate = 0
         for pid, member in self._members.items():
             if now - member.first_seen >= self._young_seconds:
@@ -401,6 +406,7 @@ class ProcessTree:
                 member.quick_rss = 0  # gone: its peak already counted in earlier polls
             estimate += member.quick_rss
         self._quick_peak = max(self._quick_peak or 0, estimate)
+        return True
 
     def walk(self, *, read_cgroup: bool = True) -> TreeSnapshot:
         """One tick. ``read_cgroup=False`` for walks that only refresh membership (killing,
@@ -517,14 +523,12 @@ class ProcessTree:
             raw = self._read_stat(pid, member)
             if not raw:
                 return None
-            if (
-                raw == member.raw_stat
-                and member.last is not None
-                and member.stale < _REFRESH_EVERY
-                and not pss_tick
-            ):
-                member.stale += 1
-                return member.last  # an idle process: nothing in its stat moved
+            if raw == member.raw_stat and member.last is not None:
+                # Nothing in its stat moved: no CPU time, no page faults, same RSS, no
+                # reaped children; so neither its high-water mark nor its I/O changed.
+                # (Its PSS could, when other processes map or unmap pages it shares;
+                # the last reading is kept.)
+                return member.last
             stat = _parse_stat(raw)
         except (OSError, ValueError, IndexError):
             return None  # vanished mid-walk
@@ -551,7 +555,7 @@ class ProcessTree:
             read, write = last.read_bytes, last.write_bytes
             member.stale += 1
         member.cpu_ticks = cpu_ticks
-        pss: int | None = None
+        pss = last.pss_bytes if last is not None and not zombie else None  # last known
         if pss_tick and not zombie:
             try:
                 pss = _parse_pss(_read(base + "smaps_rollup"))

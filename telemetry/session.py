@@ -72,6 +72,7 @@ _PR_GET_CHILD_SUBREAPER = 37
 _MAX_CONSECUTIVE_ERRORS = 3
 _MAX_LINE_CHARS = 4000
 _QUICK_POLL_BUDGET = 0.005  # of one core
+_QUICK_POLL_IDLE = 0.2  # seconds between quick polls while no build process is young
 
 
 @dataclass(frozen=True)
@@ -478,6 +479,11 @@ class Session:
         # mark the Popen as finished so it never tries to reap the pid itself.
         proc.returncode = 0
         self._pgid = proc.pid
+        if self._cancel_signal is not None:
+            # Cancelled after our handlers went in but before the build existed: it must hear
+            # the signal too, now, rather than be killed when the grace period runs out.
+            with contextlib.suppress(OSError):
+                os.killpg(self._pgid, self._cancel_signal)
         return proc.pid
 
     def _spawn_failed(self, message: str) -> ProcessOutcome:
@@ -689,31 +695,39 @@ class _Monitor:
 
     def _loop(self) -> None:
         begin = self._thread_begin = time.thread_time()
-        # Quick polls may use this share of one core; their pace halves or doubles to stay in it.
+        base = min(self._quick_interval, self._interval / 2)
+        # Two brakes on quick polls: they may use _QUICK_POLL_BUDGET of one core (the
+        # floor pace doubles or halves per interval to stay in it), and while no process
+        # is young the pace relaxes towards _QUICK_POLL_IDLE (newcomers reset it).
         budget = _QUICK_POLL_BUDGET * self._interval
-        quick = min(self._quick_interval, self._interval / 2)
+        floor = base
+        pace = base
         try:
             next_tick = time.monotonic()
             while not self._stop.is_set():
                 self.tick()
                 next_tick = max(next_tick + self._interval, time.monotonic() + self._interval / 2)
                 spent = 0.0
-                while quick > 0:
-                    pause = min(quick, next_tick - time.monotonic())
+                while base > 0:
+                    pause = min(pace, next_tick - time.monotonic())
                     if pause <= 0 or self._stop.wait(pause) or time.monotonic() >= next_tick:
                         break
                     started = time.thread_time()
+                    busy = True
                     try:
                         with self.lock:
-                            self._tree.quick_poll()
+                            busy = self._tree.quick_poll()
                     except Exception as exc:
                         self._note("proctree-quick", exc)
                     spent += time.thread_time() - started
-                if quick > 0:
+                    idle_cap = max(floor, min(_QUICK_POLL_IDLE, self._interval / 2))
+                    pace = floor if busy else min(pace * 2, idle_cap)
+                if base > 0:
                     if spent > budget:
-                        quick = min(quick * 2, self._interval / 2)
+                        floor = min(floor * 2, self._interval / 2)
                     elif spent < budget / 2:
-                        quick = max(quick / 2, min(self._quick_interval, self._interval / 2))
+                        floor = max(floor / 2, base)
+                    pace = max(pace, floor)
                 self._stop.wait(max(0.0, next_tick - time.monotonic()))
         finally:
             self.cpu_seconds += time.thread_time() - begin

@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from types import FrameType
@@ -25,6 +26,8 @@ from action.builder_args import BuildInvocation
 
 KILL_GRACE_SECONDS: Final = 5.0
 _POLL_SECONDS: Final = 0.1
+# How long a signal that arrived before the build started waits for the session's handlers.
+_REDELIVER_SECONDS: Final = 30.0
 
 
 class CancelState:
@@ -53,6 +56,22 @@ class CancelState:
         if self._child_pgid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._child_pgid, signum)
+        else:
+            # No child to forward to yet. If the telemetry session is about to install its own
+            # handlers, it would never hear of this signal and its build would run to the end:
+            # deliver it again once another handler has taken over.
+            threading.Thread(target=self._redeliver, args=(signum,), daemon=True).start()
+
+    def _redeliver(self, signum: int) -> None:
+        deadline = time.monotonic() + _REDELIVER_SECONDS
+        while time.monotonic() < deadline:
+            handler = signal.getsignal(signum)
+            # Only to a Python handler of someone else: never to SIG_DFL, which would kill us.
+            if callable(handler) and handler != self._handle and handler is not signal.default_int_handler:
+                with contextlib.suppress(OSError):
+                    os.kill(os.getpid(), signum)
+                return
+            time.sleep(0.01)
 
 
 @dataclass(frozen=True)

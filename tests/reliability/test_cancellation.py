@@ -17,6 +17,7 @@ half-written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -189,3 +190,96 @@ def test_kill_9_leaves_valid_logs_and_no_half_written_deb(
             f"{len(finals)} final .deb whole, {len(temp_at_kill)} temp file(s) at the kill, "
             f"sample logs valid{' (torn tail: ' + ', '.join(torn) + ')' if torn else ''}"
         )
+
+
+def _finish_cancelled(
+    ws: Workspace, proc: subprocess.Popen[bytes], tree: set[int], sent: float, head: bytes = b""
+) -> str:
+    """Wait for the tree and the entrypoint; check the cancelled run's files. Returns timing text."""
+    try:
+        stopped = wait_for(lambda: not alive(tree), STOP_WITHIN + 1)
+        took = time.monotonic() - sent
+        assert stopped and took <= STOP_WITHIN, f"build tree still running {took:.1f}s after the signal"
+        out, err = proc.communicate(timeout=60)
+    finally:
+        kill_group(proc.pid)
+    run = ws.collect(proc.returncode, head + out, err)
+    run.check_no_traceback()
+    assert run.returncode != 0, run.log()
+    assert run.check_summary()["status"] == "cancelled"
+    assert run.outputs.get("build-status") == "cancelled", run.outputs
+    metrics = run.telemetry_dir / "metrics.json"
+    if metrics.exists():  # absent only when the build never started
+        validate(json.loads(metrics.read_text()), "metrics")
+    for log in sample_logs(run.telemetry_dir):
+        json_lines_valid_to_the_end(log)
+    return f"{took:.1f}s"
+
+
+def test_sigint_then_sigterm_like_the_runner(
+    tmp_path: Path, stalled_github: FakeGitHub, figures: Figures
+) -> None:
+    """GitHub's cancel: SIGINT, then SIGTERM while the first is still being handled."""
+    with figures.case(ROW, "SIGINT then SIGTERM 0.3 s later") as record:
+        ws, proc = _start_stalled(tmp_path, stalled_github)
+        _wait_stage(ws, proc, "download_")
+        tree = descendants(proc.pid)
+        sent = time.monotonic()
+        os.kill(proc.pid, signal.SIGINT)
+        time.sleep(0.3)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+        took = _finish_cancelled(ws, proc, tree, sent)
+        record.outcome = f"tree stopped in {took}; cancelled; files valid"
+
+
+@pytest.mark.parametrize("after", ["first line", "build-starts line"])
+def test_sigterm_at_start_up(
+    after: str, tmp_path: Path, stalled_github: FakeGitHub, figures: Figures
+) -> None:
+    """A signal before the build has started must still end in a prompt, reported cancellation.
+
+    ``first line``: the token mask, printed right after the entrypoint installs its handlers
+    (earlier, the interpreter itself is still starting and the default action applies, as for
+    any program). ``build-starts line``: printed after the last "cancelled already?" check and
+    before the telemetry session takes over the handlers, the window where a signal used to be
+    recorded and then ignored while the build ran to its end.
+    """
+    with figures.case(ROW, f"SIGTERM right after the {after}") as record:
+        ws, proc = _start_stalled(tmp_path, stalled_github)
+        assert proc.stdout is not None
+        head = proc.stdout.readline()
+        if after == "build-starts line":
+            while head and b"[action] build starts" not in head.splitlines()[-1]:
+                head += proc.stdout.readline()
+        tree = descendants(proc.pid)
+        sent = time.monotonic()
+        os.kill(proc.pid, signal.SIGTERM)
+        _finish_cancelled(ws, proc, tree | descendants(proc.pid), sent, head)
+        ended = time.monotonic() - sent
+        # Not left to run its (stalled) build to the end: it stops and reports promptly.
+        assert ended <= 15, f"the entrypoint took {ended:.1f}s to stop after a start-up SIGTERM"
+        record.outcome = f"entrypoint done {ended:.1f}s after the signal; cancelled; files valid"
+
+
+def test_kill_9_during_a_stalled_download(
+    tmp_path: Path, stalled_github: FakeGitHub, figures: Figures
+) -> None:
+    with figures.case(ROW, "kill -9 during a stalled download") as record:
+        ws, proc = _start_stalled(tmp_path, stalled_github)
+        try:
+            _wait_stage(ws, proc, "download_")
+            tree = descendants(proc.pid)
+            for pid in [proc.pid, *tree]:
+                os.kill(pid, signal.SIGKILL)
+            assert wait_for(lambda: not alive(tree | {proc.pid}), 10)
+            proc.communicate(timeout=10)
+        finally:
+            kill_group(proc.pid)
+        logs = sample_logs(ws.root / ".telemetry")
+        assert logs
+        for log in logs:
+            json_lines_valid_to_the_end(log, allow_torn_tail=True)
+        out = ws.root / "out"
+        assert not out.exists() or not any(out.glob("*.deb"))
+        record.outcome = f"{len(logs)} sample logs valid, no package"

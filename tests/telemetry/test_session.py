@@ -149,6 +149,19 @@ def test_short_spike_in_a_grandchild_is_caught(tmp_path: Path) -> None:
         assert run.memory.peak_source in ("tree_rss_with_cgroup_spikes", "tree_rss_young_poll")
 
 
+def test_young_poll_catches_a_spike_without_a_cgroup(tmp_path: Path) -> None:
+    """No cgroup to ask: quick polls of young processes still see a 300 ms spike."""
+    spike = (
+        "import time\nb = bytearray(200 * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1\ntime.sleep(0.3)"
+    )
+    code = f"import subprocess, sys, time; time.sleep(1.2); subprocess.run([sys.executable, '-c', {spike!r}])"
+    run = _run(tmp_path, argv=[PY, "-c", code], sample_interval=1.0, use_cgroup=False)
+    figures = {f.source: f.value_mb for f in run.memory.figures}
+    assert "tree_rss_young_poll" in figures
+    assert figures["tree_rss_young_poll"] >= 200
+    assert 200 <= run.memory.peak_mb <= 240  # ~211 for the child, ~11 for its parent
+
+
 def test_disabled_mode_runs_only_the_command(tmp_path: Path) -> None:
     threads_before = threading.active_count()
     options = SessionOptions(telemetry_dir=tmp_path / ".telemetry", enabled=False)
@@ -257,7 +270,8 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_sigterm_stops_the_whole_tree_and_finalizes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_whole_tree_and_finalizes(tmp_path: Path, sig: signal.Signals) -> None:
     pids = tmp_path / "pids"
     stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
     # A stubborn grandchild, and a daemon that left the process group and session (setsid).
@@ -275,12 +289,12 @@ def test_sigterm_stops_the_whole_tree_and_finalizes(tmp_path: Path) -> None:
         time.sleep(0.05)
     time.sleep(0.5)  # a few ticks with the whole tree alive
     started = time.monotonic()
-    runner.send_signal(signal.SIGTERM)
+    runner.send_signal(sig)
     out, _ = runner.communicate(timeout=15)
     elapsed = time.monotonic() - started
     result = json.loads(out.strip().splitlines()[-1])
     assert result["cancelled"] is True
-    assert result["signal"] == signal.SIGTERM or result["exit_code"] == 128 + signal.SIGTERM
+    assert result["signal"] == sig or result["exit_code"] == 128 + sig
     assert elapsed < 5
     for pid in map(int, pids.read_text().split()):
         assert not _alive(pid), pid

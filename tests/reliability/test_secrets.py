@@ -2,8 +2,9 @@
 
 The entrypoint runs against the loopback GitHub server, which requires the token, with the
 token given the way the runner gives it (``INPUT_GITHUB-TOKEN``). Scenarios: a build that
-succeeds after retried faults (so the retry warnings, which print URLs, are in the log), and
-one whose token is refused (so the error paths print their messages). Afterwards everything
+succeeds after retried faults (so the retry warnings, which print URLs, are in the log), one
+whose token is refused, invalid inputs, a bad package.yaml and a failing ``command`` build (so
+every error path prints its messages). Afterwards everything
 is grepped for the token and for the encodings a client could leak it in (Basic auth base64):
 every file under the workspace (packages, telemetry, summaries), the runner's output and
 summary files, its HOME and download cache, and stdout/stderr. The one line allowed to hold
@@ -82,39 +83,54 @@ def servers() -> Iterator[dict[str, tuple[FakeGitHub, str]]]:
         yield {"retried-then-built": (ok, good), "token-refused": (bad, refused)}
 
 
-def _run(tmp_path: Path, gh: FakeGitHub, token: str) -> ActionRun:
+# Scenario -> (server, extra inputs, expected exit-status check, expected failure category).
+EXTRA: dict[str, dict[str, str]] = {
+    "retried-then-built": {},
+    "token-refused": {},
+    "invalid inputs": {"max-parallel": "lots"},
+    "bad package.yaml": {},
+    "command build that fails": {"command": "echo compiling; python3 -c 'import sys; sys.exit(3)'"},
+}
+CATEGORY = {
+    "retried-then-built": "",
+    "token-refused": "permission",
+    "invalid inputs": "configuration",
+    "bad package.yaml": "configuration",
+    "command build that fails": None,  # whatever the analysis says; only the leak matters
+}
+
+
+def _run(tmp_path: Path, name: str, gh: FakeGitHub, token: str) -> ActionRun:
     ws = Workspace.create(tmp_path)
-    ws.add_demo()
+    ws.add_demo(config=b"package_name: x\nbad_key: 1\n" if name == "bad package.yaml" else None)
     env = gh.env(with_token=False)
-    return ws.run(
-        {"version": "v1.0.0", "output-dir": "out", "github-token": token, "sample-interval": "0.2"}, env
-    )
+    inputs = {"version": "v1.0.0", "output-dir": "out", "github-token": token, "sample-interval": "0.2"}
+    return ws.run({**inputs, **EXTRA[name]}, env)
 
 
 def test_token_never_written_or_printed(
     servers: dict[str, tuple[FakeGitHub, str]], tmp_path: Path, figures: Figures
 ) -> None:
-    names = list(servers)
-    with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        runs = dict(
-            zip(
-                names,
-                pool.map(lambda n: _run(tmp_path / n, servers[n][0], servers[n][1]), names),
-                strict=True,
-            )
-        )
+    ok, good = servers["retried-then-built"]
+    scenarios = {name: servers.get(name, (ok, good)) for name in EXTRA}
+    with ThreadPoolExecutor(max_workers=len(scenarios)) as pool:
+        futures = {n: pool.submit(_run, tmp_path / n.replace(" ", "-"), n, *scenarios[n]) for n in scenarios}
+        runs = {n: f.result() for n, f in futures.items()}
     for name, run in runs.items():
-        gh, token = servers[name]
+        gh, token = scenarios[name]
         with figures.case(ROW, name) as record:
             run.check_no_traceback()
             if name == "retried-then-built":
                 assert run.returncode == 0, run.log()
                 assert gh.pending_faults() == [], "the faults never fired"
+                # The token was really in use: the API saw it, the storage host never did.
+                api = [r for r in gh.requests if r.path.startswith("/repos/")]
+                assert api and all(r.contains(token) for r in api)
             else:
-                assert run.returncode != 0 and run.outputs.get("failure-category") == "permission", run.log()
-            # The token was really in use: the API saw it, the storage host never did.
-            api = [r for r in gh.requests if r.path.startswith("/repos/")]
-            assert api and all(r.contains(token) for r in api if name == "retried-then-built")
+                assert run.returncode != 0, run.log()
+                expected = CATEGORY[name]
+                if expected is not None:
+                    assert run.outputs.get("failure-category") == expected, run.log()
             assert not any(r.contains(token) for r in gh.requests_matching("/objects/*"))
             assert f"::add-mask::{token}" in run.stdout, "the token was not masked first"
             found = leaks(run.ws.root, token) + leaks(run.ws.runner, token)

@@ -266,3 +266,32 @@ def test_retry_counts_reach_metrics_json_through_the_entrypoint(tmp_path: Path, 
         assert counters.get("download_retries") == 2, counters
         assert counters.get("api_retries") == 1, counters
         record.outcome = "retried, then built; retries in metrics.json"
+
+
+@pytest.mark.parametrize("fault", ["tampered asset", "asset 404"])
+def test_permanent_faults_through_the_entrypoint(fault: str, tmp_path: Path, figures: Figures) -> None:
+    from tests.reliability.action_run import DEMO, Workspace
+
+    with figures.case(ROW, f"entrypoint: {fault}") as record:
+        with FakeGitHub(token=FAKE_TOKEN) as gh:
+            gh.add_repo("example/hello-demo", license_spdx="MIT")
+            gh.add_release_from_dir("example/hello-demo", "v1.0.0", DEMO / "release")
+            name = "hello-demo-x86_64-unknown-linux-gnu.tar.gz"
+            asset = gh.asset("example/hello-demo", "v1.0.0", name)
+            if fault == "tampered asset":
+                # Same size, other bytes: the sidecar .sha256 and the API digest both disagree.
+                data = asset.source.read_bytes() if isinstance(asset.source, Path) else asset.source
+                asset.source = bytes([data[0] ^ 0xFF]) + data[1:]
+            else:
+                gh.add_fault(Fault.not_found(f"/objects/{asset.id}/*"))
+            ws = Workspace.create(tmp_path)
+            ws.add_demo()
+            run = ws.run({"version": "v1.0.0", "output-dir": "out", "architecture": "amd64"}, gh.env())
+            fetches = len(gh.requests_matching(f"/objects/{asset.id}/*"))
+        run.check_no_traceback()
+        assert run.returncode != 0, run.log()
+        expected = "security" if fault == "tampered asset" else "network"
+        assert run.outputs["failure-category"] == expected, run.log()
+        assert fetches == 1, f"a permanent fault was retried: {fetches} fetches"
+        assert name in json.dumps(run.check_summary()), "the summary does not name the asset"
+        record.outcome = f"failed fast: {expected}"

@@ -313,9 +313,15 @@ class DedicatedCgroup(CgroupView):
                 count += 1
         return count
 
-    def remove(self, timeout: float = 2.0) -> bool:
-        """Remove the (empty) cgroup; members still present are killed first."""
+    def remove(self, timeout: float = 2.0, *, kill: bool = True) -> bool:
+        """Remove the cgroup. Members still present are killed first (``kill``), or moved
+        to the parent cgroup so they live on, accounted where they would have been."""
         self.close()
+        if not kill:
+            parent_procs = os.path.join(os.path.dirname(self.directory), "cgroup.procs")
+            for pid in self.pids() or ():
+                with contextlib.suppress(OSError), open(parent_procs, "w", encoding="ascii") as handle:
+                    handle.write(str(pid))
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -326,5 +332,6 @@ class DedicatedCgroup(CgroupView):
             except OSError:
                 if time.monotonic() >= deadline:
                     return False
-                self.kill_all()
+                if kill:
+                    self.kill_all()
                 time.sleep(0.02)

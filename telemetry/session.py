@@ -140,6 +140,10 @@ class _OutputPump(threading.Thread):
         if self._partial:
             self._add_line(self._partial)
             self._partial = b""
+        # The pump owns the read end: closing it from another thread while a read is
+        # blocked could hand the descriptor number to an unrelated file.
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
 
     def _keep(self, chunk: bytes) -> None:
         data = self._partial + chunk
@@ -359,6 +363,7 @@ class Session:
         build_rusage: resource.struct_rusage | None = None
         output_tail: tuple[str, ...] = ()
         outcome: ProcessOutcome | None = None
+        root_pid: int | None = None  # spawned and not yet reaped
 
         try:
             with self._signals():
@@ -379,6 +384,7 @@ class Session:
                         os.close(read_fd)
                         outcome = self._spawn_failed(str(exc))
                     else:
+                        root_pid = pid
                         os.close(write_fd)
                         write_fd = -1
                         sink = self._sink() if opts.echo_output else None
@@ -388,13 +394,14 @@ class Session:
                             tree.set_root(pid)
                         monitor.start()
                         status, build_rusage = self._wait_root(pid, tree, monitor, dedicated)
+                        root_pid = None
                         with monitor.lock:
                             tree.account_reaped(pid, build_rusage)
                         self._stop_leftovers(tree, monitor, dedicated, adopted)
                         monitor.stop()
+                        # Processes left running with the pipe open (kill_leftovers=False)
+                        # keep the pump reading; the tail so far is what we report.
                         pump.join(timeout=2.0)
-                        with contextlib.suppress(OSError):
-                            os.close(read_fd)
                         output_tail = pump.tail()
                         oom = self._oom_detected(status, cgroup, oom_before, vmstat_oom_before)
                         outcome = self._outcome(status, output_tail, oom=oom)
@@ -404,8 +411,12 @@ class Session:
                                 os.close(write_fd)
         except BaseException as exc:  # our own failure: never leave the build running
             self._errors.append(f"session: {type(exc).__name__}: {exc}")
-            if self._pgid is not None:
+            if root_pid is not None:
+                self._pgid = root_pid
                 self._kill_tree(tree, monitor, dedicated)
+                self._pgid = None
+                with contextlib.suppress(OSError):
+                    os.wait4(root_pid, 0)
             monitor.stop()
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
@@ -430,7 +441,8 @@ class Session:
             outcome = replace(outcome, oom_killed=True)
         for log in logs.values():
             log.close()
-        if dedicated is not None and not dedicated.remove():
+        stop_all = opts.kill_leftovers or self._cancel_signal is not None
+        if dedicated is not None and not dedicated.remove(kill=stop_all):
             self._errors.append("session: could not remove the build's cgroup (processes left)")
         if cgroup is not None:
             cgroup.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -194,6 +195,20 @@ def test_leftover_background_processes_are_stopped(tmp_path: Path) -> None:
     run = _run(tmp_path, shell=f"sleep 60 & echo $! > {pid_file}; echo done")
     assert run.outcome.exit_code == 0
     assert not _alive(int(pid_file.read_text()))
+
+
+def test_leftovers_can_be_kept_running(tmp_path: Path) -> None:
+    pid_file = tmp_path / "bg.pid"
+    run = _run(tmp_path, shell=f"sleep 30 >/dev/null 2>&1 & echo $! > {pid_file}", kill_leftovers=False)
+    pid = int(pid_file.read_text())
+    try:
+        assert run.outcome.exit_code == 0
+        assert _alive(pid)
+        assert not any("cgroup" in e for e in run.sampler_errors)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)  # adopted by us (subreaper) when its shell exited
 
 
 def test_broken_sampler_is_logged_and_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -208,7 +208,10 @@ def _deb_name_parts(name: str) -> tuple[str, str]:
 
 
 def cancel_exit_code(signum: int | None) -> int:
-    return 128 + (signum if signum else int(signal.SIGTERM))
+    """128 + the cancelling signal; SIGKILL is only ever our own escalation, so it counts as SIGTERM."""
+    if not signum or signum == signal.SIGKILL:
+        return 128 + int(signal.SIGTERM)
+    return 128 + signum
 
 
 def first_failure(candidates: Iterable[FailureInfo | None]) -> FailureInfo | None:

@@ -35,8 +35,10 @@ def _log(message: str) -> None:
 
 def _cancel_signal(killed_by: int | None, exit_code: int | None) -> int | None:
     """The signal that cancelled the run (the session handled it, so we only see its effect)."""
-    if killed_by is not None:
+    if killed_by is not None and killed_by != signal.SIGKILL:
         return killed_by
+    # SIGKILL is the session's escalation after the grace period, not what GitHub sent: then
+    # the cancel signal is unknown here and the caller's default (SIGTERM) stands.
     # A build that handles the signal itself exits 128 + signal, as the builder does (130/143).
     if exit_code is not None and exit_code - 128 in (signal.SIGINT, signal.SIGTERM):
         return exit_code - 128

@@ -422,6 +422,29 @@ def test_cancellation_still_reports(workspace: Path, telemetry: str, signum: int
     assert leftovers.stdout.strip() == ""
 
 
+@pytest.mark.parametrize("telemetry", ["true", "false"])
+def test_a_build_that_ignores_sigterm_is_killed_after_the_grace_period(
+    workspace: Path, telemetry: str
+) -> None:
+    sleeper = f"sleep 59.{os.getpid()}{len(telemetry)}"
+    command = f"trap '' TERM\necho started > started.txt\n{sleeper}"
+    proc, files = start(workspace, {"command": command, "telemetry-enabled": telemetry})
+    deadline = time.monotonic() + 20
+    while not (workspace / "started.txt").exists():
+        assert time.monotonic() < deadline, "the build never started"
+        time.sleep(0.05)
+    time.sleep(0.2)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    run = finish(proc, files, workspace, timeout=30)
+    assert 4 < time.monotonic() - sent < 10  # the grace period (5 s), then SIGKILL
+    assert run.returncode == 143
+    assert run.outputs["build-status"] == "cancelled"
+    run.build_summary()
+    leftovers = subprocess.run(["pgrep", "-f", sleeper], capture_output=True, text=True, check=False)
+    assert leftovers.stdout.strip() == ""
+
+
 # ---------------------------------------------------------------- cost
 
 

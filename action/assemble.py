@@ -68,14 +68,19 @@ def failure_from_error(error: BuildError) -> FailureInfo:
     )
 
 
-def _job_failure(result: BuilderResult) -> FailureInfo | None:
+def _job_failure(result: BuilderResult, category: str | None) -> FailureInfo | None:
+    """The failed job to show as the run's failure: the first of ``category`` (telemetry's pick)."""
     failed = result.failed
     if not failed:
         return None
-    job = failed[0]
-    reasons = "\n".join(f"{j.arch}/{j.suite}: {j.reason}" for j in failed)
-    category = job.failure_category or "unknown"
-    return FailureInfo(category=category, reason=reasons, stage=f"{job.arch}_{job.suite}")
+    job = next((j for j in failed if j.failure_category == category), failed[0])
+    reason = f"{job.arch}/{job.suite}: {job.reason}"
+    if len(failed) > 1:
+        # Every failed job is listed under Packages and annotated on its own; don't repeat them here.
+        reason += f"\n… and {len(failed) - 1} more failed job(s), listed under Packages."
+    return FailureInfo(
+        category=job.failure_category or "unknown", reason=reason, stage=f"{job.arch}_{job.suite}"
+    )
 
 
 def _exit_failure(end: BuildEnd) -> FailureInfo:
@@ -143,7 +148,7 @@ def assemble(
         if result.error is not None:
             failure = _merge(failure_from_error(result.error), analysis)
         elif status != "success":
-            job = _job_failure(result)
+            job = _job_failure(result, analysis.category if analysis else None)
             failure = (
                 _merge(job, analysis, analysis_decides=True) if job else (analysis or _exit_failure(end))
             )

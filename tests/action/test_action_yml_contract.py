@@ -85,7 +85,7 @@ def _readme_table(heading: str) -> list[list[str]]:
 
 
 def _unquote(cell: str) -> str:
-    return cell.strip("`")
+    return "" if cell == "(empty)" else cell.strip("`")
 
 
 def _code_literals(function_names: set[str]) -> set[str]:

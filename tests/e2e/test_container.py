@@ -501,12 +501,6 @@ def test_bad_config_is_a_configuration_failure_with_annotation(bad_config_run: S
     assert summary["error"]["line"] == BAD_CONFIG_LINE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: `python -m multiarch build` emits no failure event for errors raised before "
-    "any job (config), so telemetry's analysis falls back to log patterns and says 'unknown' while "
-    "the output (from the result file) says 'configuration'",
-)
 def test_bad_config_category_agrees_everywhere(bad_config_run: Scenario) -> None:
     """The output, build-summary.json's telemetry block and metrics.json name the same category."""
     run = bad_config_run.run

@@ -8,11 +8,14 @@ outside the group, where a reader sees them first.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +34,28 @@ if TYPE_CHECKING:
 def _log(message: str) -> None:
     sys.stdout.write(message + "\n")
     sys.stdout.flush()
+
+
+@contextmanager
+def _commands_paused(paused: bool) -> Iterator[None]:
+    """Stop the runner from obeying workflow commands in the built-in builder's log.
+
+    That log repeats text from release assets and servers (archive entry names, HTTP error
+    messages); a line of it shaped like ``::add-mask::`` or ``::error::`` would otherwise be
+    acted on. ``::stop-commands::`` with an unguessable token pauses them until the token is
+    echoed back. A ``command`` build's output is the user's own and may mean its commands.
+    """
+    if not paused:
+        yield
+        return
+    token = secrets.token_hex(16)
+    _log(f"::stop-commands::{token}")
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _log(f"::{token}::")
 
 
 def _cancel_signal(killed_by: int | None, exit_code: int | None) -> int | None:
@@ -62,7 +87,7 @@ def _run(inputs: ActionInputs, cancel: CancelState, scratch: Path, started: floa
     monitor = "with telemetry" if inputs.telemetry_enabled else "without telemetry"
     run: RunData | None = None
 
-    with group(f"Build log ({what}, {monitor})"):
+    with group(f"Build log ({what}, {monitor})"), _commands_paused(not inputs.command):
         _log(f"$ {build.display()}")
         if cancel.requested:
             end = BuildEnd(None, None, True, 0.0, cancel_signal=cancel.signum)

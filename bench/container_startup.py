@@ -10,7 +10,10 @@ Prints, measured in one run on this machine:
   act (bash's builtin clock: no exec in between), with telemetry on and off; plus podman's own
   launch overhead (``podman run`` to ``StartedAt``) for comparison;
 - the entrypoint's own figure ("build starts N s after the entrypoint started"), which leaves out
-  the interpreter's start.
+  the interpreter's start;
+- for the built-in builder on the demo release (``assets-dir``, no network): container start to
+  the builder's first stage event, read from the job summary's stage timeline (millisecond
+  timestamps), i.e. including the builder's own imports and config loading.
 
 Needs root, podman, runc and debootstrap (see /work/shared/CONTAINERS.md):
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -46,6 +50,9 @@ MARKER = ".subprocess-started"
 # The build's first act: write bash's own wall clock, without spawning anything.
 COMMAND = f'echo "$EPOCHREALTIME" > {MARKER}'
 _ENTRYPOINT_LINE = re.compile(r"build starts ([0-9.]+) s after the entrypoint started")
+# A Mermaid gantt task of the job summary: "name (0.2s) :done, <start ms>, <end ms>".
+_GANTT_TASK = re.compile(r":\w+, (\d{13}), \d{13}$", re.MULTILINE)
+DEMO = ROOT / "examples" / "demo"
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,28 @@ def measure_start(image: str, telemetry: bool) -> StartSample:
             started_to_subprocess=subprocess_started - run.container_started_at,
             entrypoint_internal=float(match.group(1)) if match else None,
         )
+
+
+def measure_builder_start(image: str) -> float:
+    """Container start to the built-in builder's first stage event, on the demo release."""
+    with tempfile.TemporaryDirectory(prefix="startup-builder-") as tmp:
+        dirs = RunnerDirs.create(Path(tmp))
+        shutil.copy(DEMO / "package.yaml", dirs.workspace / "package.yaml")
+        shutil.copytree(DEMO / "release", dirs.workspace / "release")
+        run = run_action(
+            image,
+            dirs,
+            inputs={"version": "v1.0.0", "assets-dir": "release", "distributions": "trixie"},
+            api_url="http://127.0.0.1:9",
+            record_start=True,
+            timeout=300,
+        )
+        if run.returncode != 0 or run.container_started_at is None:
+            raise SystemExit(f"demo build failed:\n{run.describe()}")
+        starts = [int(ms) / 1000 for ms in _GANTT_TASK.findall(run.summary)]
+        if not starts:
+            raise SystemExit("no stage timeline in the job summary")
+        return min(starts) - run.container_started_at
 
 
 def _median(values: list[float]) -> str:
@@ -117,6 +146,10 @@ def main() -> int:
         if internal:
             print(f"  of which inside the entrypoint's main: {_median(internal)}")
         print(f"  podman run -> container start (podman): {_median([s.launch_to_started for s in samples])}")
+
+    builder = [measure_builder_start(BENCH_IMAGE) for _ in range(args.runs)]
+    print(f"\nbuilt-in builder, demo release ({args.runs} runs, median):")
+    print(f"  container start -> first stage event  : {_median(builder)}")
     return 0
 
 

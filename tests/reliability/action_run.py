@@ -326,3 +326,21 @@ def release_copy(src: Path, dest: Path) -> Path:
             except OSError:
                 shutil.copy2(item, dest / item.name)
     return dest
+
+
+def obeyed_commands(stdout: str) -> list[str]:
+    """The workflow command lines a runner would act on, honouring ``::stop-commands::``."""
+    obeyed = []
+    resume: str | None = None
+    for raw in stdout.splitlines():
+        line = raw.strip()
+        if resume is not None:
+            if line == f"::{resume}::":
+                resume = None
+            continue
+        if line.startswith("::stop-commands::"):
+            resume = line.removeprefix("::stop-commands::")
+            continue
+        if line.startswith("::"):
+            obeyed.append(line)
+    return obeyed

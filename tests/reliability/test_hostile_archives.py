@@ -11,9 +11,11 @@ earlier one as tar does) when the extractor documents that behaviour, and the fi
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import stat
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ import pytest
 from multiarch.errors import MultiarchError
 from multiarch.extract import ExtractLimits, extract_asset
 from tests.reliability import hostile
+from tests.reliability.action_run import ActionRun, Workspace, obeyed_commands
 from tests.reliability.conftest import Figures
 from tests.reliability.hostile import VICTIM_TEXT, Sandbox
 
@@ -158,3 +161,70 @@ def test_entry_count_bomb(tmp_path: Path, figures: Figures) -> None:
         assert caught.value.category == "security"
         assert not box.root.exists() or sum(1 for _ in box.root.rglob("*")) <= 101
         record.outcome = "refused: security"
+
+
+# --------------------------------------------------------------------------- end to end
+
+ASSET = "hello-demo-x86_64-unknown-linux-gnu.tar.gz"
+INJECTED = "::warning title=pwned::workflow command from an archive entry name"
+
+
+def _end_to_end_cases(outside: Path) -> dict[str, tuple[bytes, str]]:
+    """name -> (asset bytes, the entry the failure must name)."""
+    binary = hostile._file("hello-demo-x86_64-unknown-linux-gnu/hello-demo", b"\x7fELF\x02\x01\x01")
+    traversal = "pkg/../../x\n" + INJECTED
+    return {
+        "entrypoint: traversal with a workflow command in the entry name": (
+            hostile.tar_bytes([binary, hostile._file(traversal)]),
+            "pkg/../../x",
+        ),
+        "entrypoint: absolute path": (
+            hostile.tar_bytes([binary, hostile._file(str(outside / "escaped"))]),
+            "escaped",
+        ),
+        "entrypoint: symlink then write through it": (
+            hostile.tar_bytes([binary, hostile._symlink("pkg/d", str(outside)), hostile._file("pkg/d/evil")]),
+            "pkg/d",
+        ),
+        "entrypoint: ratio bomb": (
+            hostile.tar_gz_bomb("hello-demo-x86_64-unknown-linux-gnu/big", 64 << 20),
+            "big",
+        ),
+    }
+
+
+def test_hostile_release_asset_through_the_entrypoint(tmp_path: Path, figures: Figures) -> None:
+    """The same attacks as a release asset (with a matching checksum) built by the action."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.txt").write_bytes(VICTIM_TEXT)
+    cases = _end_to_end_cases(outside)
+
+    def run(name: str) -> tuple[Workspace, ActionRun]:
+        ws = Workspace.create(tmp_path / name.split(":")[1].strip().replace(" ", "-"))
+        ws.add_demo()
+        data = cases[name][0]
+        (ws.root / "release" / ASSET).write_bytes(data)
+        digest = hashlib.sha256(data).hexdigest()
+        (ws.root / "release" / f"{ASSET}.sha256").write_text(f"{digest}  {ASSET}\n")
+        inputs = {"version": "v1.0.0", "assets-dir": "release", "output-dir": "out", "architecture": "amd64"}
+        return ws, ws.run(inputs)
+
+    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
+        runs = dict(zip(cases, pool.map(run, cases), strict=True))
+    for name, (ws, result) in runs.items():
+        with figures.case(ROW, name) as record:
+            result.check_no_traceback()
+            assert result.returncode != 0, result.log()
+            assert result.outputs.get("failure-category") == "security", result.log()
+            summary = result.check_summary()
+            reasons = " ".join(str(job.get("reason", "")) for job in summary["failed"])
+            assert ASSET in reasons and cases[name][1] in reasons, summary["failed"]
+            assert sorted(p.name for p in outside.iterdir()) == ["victim.txt"]
+            assert (outside / "victim.txt").read_bytes() == VICTIM_TEXT
+            assert not list((ws.root / "out").glob("*.deb")) if (ws.root / "out").exists() else True
+            # Text from the archive reaches the log, but the runner must not act on it.
+            # (The action's own annotations quote it escaped, as data: that is fine.)
+            injected = [c for c in obeyed_commands(result.stdout) if c.startswith("::warning title=pwned")]
+            assert not injected, result.stdout
+            record.outcome = "entrypoint: refused: security; no escape; no workflow command obeyed"

@@ -84,6 +84,7 @@ def run_ours(release: Path, out: Path, cache: Path) -> tuple[float, int, dict[st
 
 
 def stage_trees(debs: list[Path], dest: Path) -> list[Path]:
+    dest.mkdir(parents=True, exist_ok=True)
     trees = []
     for deb in debs:
         tree = dest / deb.stem
@@ -167,13 +168,16 @@ def main() -> int:
         if len(debs) != 24:
             raise SystemExit(f"expected 24 packages, got {len(debs)}")
         size_a = sum(p.stat().st_size for p in debs)
+        print(f"    {a:.1f} s, {size_a / 1e6:.1f} MB, peak RSS {peak_kib / 1024:.0f} MiB", flush=True)
 
         print("(c) xz -6 of each arch's payload once ...", flush=True)
         by_arch = {j["arch"]: Path(j["package_path"]) for j in jobs if j["suite"] == "bookworm"}
         files = payloads(by_arch, work)
         payload_bytes = sum(p.stat().st_size for p in files)
         c_proc = xz_parallel_processes(files, n)
+        print(f"    one xz -T1 per arch, {n} at a time: {c_proc:.1f} s", flush=True)
         c_thr = xz_threaded(files, n)
+        print(f"    xz -T{n} per arch, one after another: {c_thr:.1f} s", flush=True)
         c = min(c_proc, c_thr)
 
         print("(b) 24 x dpkg-deb --build -Zxz, one at a time ...", flush=True)
@@ -181,6 +185,7 @@ def main() -> int:
         out_b = work / "dpkg-deb"
         out_b.mkdir(exist_ok=True)
         b, size_b, sampled = run_dpkg_deb(trees, out_b, args.b_sample)
+        print(f"    {b:.1f} s", flush=True)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -747,7 +747,13 @@ def run_build(
             plan = make_plan(options, source=source)
     date = source_date_epoch(options)
     output = Path(options.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        # A file in the way or a folder we may not create: the setting is wrong, not the code.
+        raise ConfigError(
+            f"cannot use {output} as the output folder: {exc.strerror or exc}", field="output-dir"
+        ) from None
     pin = PinnedMetadata.load(options.pinned_metadata) if options.pinned_metadata else None
     checksums = ChecksumIndex(plan.release, plan.source.read_bytes, pin=pin)
     results: list[JobResult] = _missing_results(plan)

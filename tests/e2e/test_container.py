@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from tests.e2e.image import (
 )
 from tests.support.fake_github import FakeGitHub, RecordedRequest
 from tests.support.fixtures import FAKE_TOKEN
-from tests.support.uv_release import tiny_release
+from tests.support.uv_release import tiny_release, uv_release
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -73,7 +74,13 @@ EVERY_OUTPUT = (
 def action_image() -> ImageBuild:
     require_tool("podman", "runc", "debootstrap", "tar")
     require_root()
-    return build_image(PROJECT_IMAGE)
+    # On a fresh machine uv's wheels come from PyPI while debootstrap and apt run: overlap them.
+    # A failed prefetch is left to the uv_release_dir fixture, which tries again and reports it.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        prefetch = pool.submit(uv_release, UV_VERSION)
+        image = build_image(PROJECT_IMAGE)
+        prefetch.exception()
+    return image
 
 
 @pytest.fixture(scope="module")

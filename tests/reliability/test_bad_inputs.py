@@ -80,6 +80,8 @@ CASES: dict[str, BadInput] = {
         {"version": "v1.0.0/../../../../outside/evil"}, ("version",), needs_builder=True
     ),
     "version starting with --": BadInput({"version": "--output-dir=/tmp"}, ("version",), needs_builder=True),
+    # Inside the workspace, but a file: only creating the folder tells.
+    "output-dir is a file": BadInput({"output-dir": "package.yaml"}, ("output-dir",), needs_builder=True),
 }
 
 

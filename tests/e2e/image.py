@@ -415,6 +415,31 @@ def run_action(
     With ``record_start`` the container is kept until its start time has been read (the runner
     uses ``--rm``; the container cannot tell the difference).
     """
+    running = start_action(
+        image,
+        dirs,
+        inputs=inputs,
+        api_url=api_url,
+        token=token,
+        env=env,
+        action_yml=action_yml,
+        record_start=record_start,
+    )
+    return running.wait(timeout)
+
+
+def start_action(
+    image: str,
+    dirs: RunnerDirs,
+    *,
+    inputs: Mapping[str, str],
+    api_url: str,
+    token: str = "",
+    env: Mapping[str, str] | None = None,
+    action_yml: Path | None = REPO_ROOT / "action.yml",
+    record_start: bool = False,
+) -> RunningAction:
+    """Start a container step without waiting for it (to cancel it, for instance)."""
     step = StepFiles(uuid.uuid4().hex, dirs)
     for kind in _FILE_COMMAND_KINDS.values():
         step.host(kind).write_text("")
@@ -423,6 +448,8 @@ def run_action(
     for name, value in inputs.items():
         variables[input_env_name(name)] = value
     name = f"e2e-{step.step_id[:12]}"
+    # Attached and with podman's default --sig-proxy, like `docker run` under the runner: a
+    # signal to this process (the runner's cancel) reaches the container's PID 1.
     cmd = [*PODMAN, "run", "--name", name, "--network", "host", "--workdir", WORKSPACE]
     if not record_start:
         cmd.append("--rm")
@@ -438,30 +465,54 @@ def run_action(
     for var in variables:
         cmd += ["-e", var]
     cmd.append(image)
-    launch_env = {**os.environ, **variables}
     launched_at = time.time()
-    started = time.monotonic()
-    try:
-        proc = subprocess.run(cmd, env=launch_env, capture_output=True, timeout=timeout, check=False)
-        wall = time.monotonic() - started
-        container_started_at: float | None = None
-        if record_start:
-            container_started_at = container_start_time(name)
-    finally:
-        if record_start:
-            subprocess.run(["podman", "rm", "-f", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    run = ActionRun(
-        returncode=proc.returncode,
-        stdout=proc.stdout.decode("utf-8", "replace"),
-        stderr=proc.stderr.decode("utf-8", "replace"),
-        step=step,
-        dirs=dirs,
-        wall_seconds=wall,
-        launched_at=launched_at,
-        container_started_at=container_started_at,
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, **variables}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    run.outputs = parse_file_commands(step.output.read_text(encoding="utf-8"))
-    return run
+    return RunningAction(proc, name, step, dirs, launched_at, time.monotonic(), record_start)
+
+
+@dataclass
+class RunningAction:
+    proc: subprocess.Popen[bytes]
+    name: str
+    step: StepFiles
+    dirs: RunnerDirs
+    launched_at: float
+    started_monotonic: float
+    record_start: bool
+
+    def send_signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def wait(self, timeout: float) -> ActionRun:
+        container_started_at: float | None = None
+        try:
+            stdout, stderr = self.proc.communicate(timeout=timeout)
+            wall = time.monotonic() - self.started_monotonic
+            if self.record_start:
+                container_started_at = container_start_time(self.name)
+        except BaseException:
+            # Killing podman would leave the container running: remove it too.
+            self.proc.kill()
+            self.proc.communicate()
+            subprocess.run(["podman", "rm", "-f", self.name], capture_output=True, check=False)
+            raise
+        finally:
+            if self.record_start:
+                subprocess.run(["podman", "rm", "-f", self.name], capture_output=True, check=False)
+        run = ActionRun(
+            returncode=self.proc.returncode,
+            stdout=stdout.decode("utf-8", "replace"),
+            stderr=stderr.decode("utf-8", "replace"),
+            step=self.step,
+            dirs=self.dirs,
+            wall_seconds=wall,
+            launched_at=self.launched_at,
+            container_started_at=container_started_at,
+        )
+        run.outputs = parse_file_commands(self.step.output.read_text(encoding="utf-8"))
+        return run
 
 
 def container_start_time(name: str) -> float:

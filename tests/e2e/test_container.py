@@ -16,7 +16,9 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from tests.e2e.image import (
     files_containing,
     parse_file_commands,
     run_action,
+    start_action,
 )
 from tests.support.fake_github import FakeGitHub, RecordedRequest
 from tests.support.fixtures import FAKE_TOKEN
@@ -516,6 +519,56 @@ def test_bad_config_category_agrees_everywhere(bad_config_run: Scenario) -> None
     assert run.outputs["failure-category"] == "configuration"
     assert summary["telemetry"]["failure_category"] == "configuration"
     assert metrics["build_metrics"]["failure_category"] == "configuration"
+
+
+# --- cancellation -------------------------------------------------------------------------------
+
+CANCEL_COMMAND = r"""
+python3 -m telemetry stage-start wait_for_cancel
+touch .build-started
+sleep 300
+"""
+# The runner's cancel of a step: SIGINT to the process it started (here `podman run`, which
+# forwards it to the container's PID 1), SIGTERM 7.5 s later, then a kill 2.5 s after that.
+RUNNER_CANCEL_GRACE = (7.5, 2.5)
+
+
+def test_cancel_reaches_the_build_and_is_reported(
+    action_image: ImageBuild, github: FakeGitHub, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    dirs = _workspace(tmp_path_factory, "cancel", {})
+    running = start_action(
+        action_image.tag,
+        dirs,
+        inputs={"github-token": FAKE_TOKEN, "command": CANCEL_COMMAND},
+        api_url=github.api_url,
+        env={"GITHUB_SERVER_URL": github.server_url},
+        token=FAKE_TOKEN,
+    )
+    marker = dirs.workspace / ".build-started"
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert running.proc.poll() is None, running.wait(10).describe()
+        assert time.monotonic() < deadline, "the build never started"
+        time.sleep(0.1)
+
+    signalled = time.monotonic()
+    running.send_signal(signal.SIGINT)
+    for signum, grace in zip((signal.SIGTERM, signal.SIGKILL), RUNNER_CANCEL_GRACE, strict=True):
+        try:
+            running.proc.wait(timeout=grace)
+            break
+        except subprocess.TimeoutExpired:
+            running.send_signal(signum)
+    run = running.wait(timeout=60)
+    # Wound up within the runner's first grace period: SIGINT alone was enough.
+    assert time.monotonic() - signalled < RUNNER_CANCEL_GRACE[0], run.describe()
+    assert run.returncode != 0
+    out = run.outputs
+    assert out["build-status"] == "cancelled", run.describe()
+    assert out["failure-category"] == ""
+    summary = _validate(_summary_path(run), "build-summary.schema.json")
+    assert summary["status"] == "cancelled"
 
 
 # --- (4) the token ---------------------------------------------------------------------------------

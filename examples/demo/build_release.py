@@ -45,6 +45,7 @@ CFLAGS = [
     "-ffreestanding",
     "-fno-stack-protector",
     "-fno-asynchronous-unwind-tables",
+    "-fno-ident",  # no .comment section (lintian: binary-has-unneeded-section)
     "-Wl,--build-id=none",
     "-s",
     f'-DDEMO_VERSION="{VERSION}"',

@@ -131,6 +131,8 @@ def main() -> int:
         f"{values.get('peak-memory-mb', '?')} MB, performance score {values.get('performance-score', '?')}"
         f", regressions {values.get('performance-regressions', '[]')}"
     )
+    if values.get("regression-detected") == "true":
+        print("  (compared with the previous `make demo`, saved as the baseline; a busy machine is slower)")
     greeting = try_the_amd64_package(packages)
     if greeting:
         print(f"\nThe amd64 package's binary says: {greeting}")

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO
 
-from multiarch.errors import ConfigError, NetworkError
+from multiarch.errors import ConfigError, NetworkError, SecurityError
 from multiarch.sources.interface import DownloadResult, Release, ReleaseAsset, ReleaseSource
 
 _HEX64 = re.compile(r"\b([0-9a-fA-F]{64})\b")
@@ -53,6 +53,17 @@ class LocalSource(ReleaseSource):
                 remediation=("point assets-dir at the folder the earlier step wrote its release files to",),
             )
         files = sorted(p for p in self.folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        root = self.folder.resolve()
+        for path in files:
+            # A link out of the folder would package (or leak into the cache and the logs) a
+            # file from anywhere on the runner: only what is really in the folder is released.
+            real = path.resolve()
+            if root not in real.parents:
+                raise SecurityError(
+                    f"release asset {path.name} in {self.folder} is a link to {real}, outside the "
+                    "assets folder",
+                    remediation=("copy the file into the assets folder instead of linking to it",),
+                )
         assets = tuple(
             ReleaseAsset(
                 name=p.name,

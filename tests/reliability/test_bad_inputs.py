@@ -9,6 +9,7 @@ that leave the workspace must be refused before anything is written there.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -244,3 +245,23 @@ def test_bad_config_through_the_entrypoint(name: str, attempts: dict[str, Attemp
 def test_no_marker_left_by_any_case() -> None:
     leftovers = [p for p in Path("/tmp").glob("reliability-pwned-*") if os.path.lexists(p)]
     assert leftovers == []
+
+
+def test_asset_linked_from_outside_the_workspace(tmp_path: Path, figures: Figures) -> None:
+    """``assets-dir`` is inside the workspace, but one of its files links out of it: the file
+    it points to must not be read (it would be packaged, cached and quoted in logs)."""
+    if not builder_available():
+        pytest.skip("the builder's CLI (multiarch/__main__.py) has not landed yet")
+    with figures.case(ROW, "assets-dir file linking outside the workspace") as record:
+        ws, outside = _workspace(tmp_path)
+        asset = "hello-demo-x86_64-unknown-linux-gnu.tar.gz"
+        (ws.root / "release" / asset).rename(outside / asset)
+        (ws.root / "release" / asset).symlink_to(outside / asset)
+        run = ws.run({"version": "v1.0.0", "assets-dir": "release", "output-dir": "out"})
+        run.check_no_traceback()
+        assert run.returncode != 0, run.log()
+        assert run.outputs.get("failure-category") == "security", run.log()
+        summary = run.check_summary()
+        assert asset in json.dumps(summary), summary
+        assert not list(ws.root.rglob("*.deb")), "packages built from a file outside the workspace"
+        record.outcome = "refused: security, names the asset"

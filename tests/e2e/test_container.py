@@ -30,6 +30,7 @@ import pytest
 
 from tests.conftest import require_root, require_tool
 from tests.e2e.image import (
+    PODMAN,
     PROJECT_IMAGE,
     ActionRun,
     ImageBuild,
@@ -271,6 +272,49 @@ def _in_workspace(run: ActionRun, rel: str) -> Path:
 def _sh(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", "-eo", "pipefail", "-c", script], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+# --- the image itself ---------------------------------------------------------------------------
+
+IMAGE_SIZE_LIMIT = 500 * 1000 * 1000
+
+
+def test_image_follows_githubs_rules_for_docker_actions(action_image: ImageBuild) -> None:
+    config = json.loads(
+        subprocess.run(
+            ["podman", "image", "inspect", "--format", "{{json .Config}}", action_image.tag],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    # No WORKDIR and no USER: the runner sets --workdir and needs root for its mounts.
+    assert config.get("WorkingDir", "") in ("", "/")
+    assert config.get("User", "") in ("", "root", "0")
+    entrypoint = config["Entrypoint"]
+    assert all(os.path.isabs(part) for part in entrypoint[:2]), entrypoint
+    assert action_image.size_bytes < IMAGE_SIZE_LIMIT, f"{action_image.size_bytes / 1e6:.0f} MB"
+
+
+def test_image_holds_only_what_the_action_runs(action_image: ImageBuild) -> None:
+    probe = (
+        "set -e; ls -A /app; lintian --version >/dev/null; dpkg-deb --version >/dev/null;"
+        # `set -e` ignores a negated command, hence the explicit exits.
+        " if ls /usr/bin/qemu-* >/dev/null 2>&1; then echo qemu; exit 1; fi;"
+        " if command -v pip3 >/dev/null; then echo pip3; exit 1; fi;"
+        " cd / && python3 -c 'import psutil, ruamel.yaml, github, debian, jsonschema, prometheus_client,"
+        " zstandard, telemetry, multiarch, action'"
+    )
+    ran = subprocess.run(
+        [*PODMAN, "run", "--rm", "--entrypoint", "bash", action_image.tag, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert sorted(ran.stdout.split()) == sorted(
+        ["__pycache__", "action", "entrypoint.py", "multiarch", "schemas", "telemetry"]
     )
 
 

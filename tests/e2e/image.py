@@ -139,8 +139,12 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def base_rootfs_tarball(mirror: str = "http://deb.debian.org/debian") -> Path:
-    """The cached slim trixie rootfs as a tar file; made with debootstrap (root, ~30 s) once."""
+def base_rootfs_tarball(mirror: str | None = None) -> Path:
+    """The cached slim trixie rootfs as a tar file; made with debootstrap (root, ~30 s) once.
+
+    The mirror is ``$DEBIAN_MIRROR`` when set (a CI's local mirror), else Debian's CDN.
+    """
+    mirror = mirror or os.environ.get("DEBIAN_MIRROR", "").strip() or "http://deb.debian.org/debian"
     tarball = cache_root() / f"debian-{SUITE}-slim-rootfs.tar"
     with _locked(cache_root() / f"debian-{SUITE}-slim-rootfs.lock"):
         if tarball.exists():

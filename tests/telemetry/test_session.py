@@ -151,9 +151,9 @@ def test_short_spike_in_a_grandchild_is_caught(tmp_path: Path) -> None:
 
 
 def test_young_poll_catches_a_spike_without_a_cgroup(tmp_path: Path) -> None:
-    """No cgroup to ask: quick polls of young processes still see a 300 ms spike."""
+    """No cgroup to ask: quick polls of young processes still see a 600 ms spike between ticks."""
     spike = (
-        "import time\nb = bytearray(200 * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1\ntime.sleep(0.3)"
+        "import time\nb = bytearray(200 * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1\ntime.sleep(0.6)"
     )
     code = f"import subprocess, sys, time; time.sleep(1.2); subprocess.run([sys.executable, '-c', {spike!r}])"
     run = _run(tmp_path, argv=[PY, "-c", code], sample_interval=1.0, use_cgroup=False)

@@ -34,6 +34,7 @@ from typing import Any, Final
 from multiarch.errors import ConfigError, SecurityError
 from multiarch.sources.interface import Release, ReleaseAsset
 
+_MAX_PIN_BYTES: Final = 1024 * 1024
 _HEX_LEN: Final = {32: "md5", 40: "sha1", 64: "sha256", 96: "sha384", 128: "sha512"}
 # Only these are trusted to prove integrity; md5/sha1 lines are parsed but not used.
 STRONG_ALGORITHMS: Final = ("sha512", "sha384", "sha256")
@@ -216,9 +217,19 @@ class PinnedMetadata:
     @classmethod
     def load(cls, path: Path) -> PinnedMetadata:
         try:
-            text = path.read_text()
+            with path.open("rb") as handle:
+                raw = handle.read(_MAX_PIN_BYTES + 1)
         except OSError as exc:
             raise ConfigError(f"cannot read pinned metadata: {exc.strerror}", file=str(path)) from None
+        # A pin lists a release's assets: a few KiB. Anything far larger is the wrong file.
+        if len(raw) > _MAX_PIN_BYTES:
+            raise ConfigError(f"larger than {_MAX_PIN_BYTES // 1024} KiB; not a pin file", file=str(path))
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            message = f"not valid UTF-8 (byte offset {exc.start})"
+            raise ConfigError(message, file=str(path), line=line) from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

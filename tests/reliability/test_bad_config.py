@@ -410,3 +410,35 @@ def test_pwned_marker_is_not_left_behind() -> None:
     # Guard for the custom-tag case above: it would only prove something if the file was absent.
     assert not PWNED.exists()
     assert not os.path.lexists(PWNED)
+
+
+# --------------------------------------------------------------------------- pinned metadata
+
+PIN_CASES: dict[str, bytes | None] = {
+    "pin: invalid JSON": b"{not json",
+    "pin: a list": b"[]",
+    "pin: sha256 not hex": b'{"version": "v1", "assets": {"a.tar.gz": {"sha256": "zz"}}}',
+    "pin: assets a list": b'{"version": "v1", "assets": [1, 2]}',
+    "pin: asset null": b'{"version": "v1", "assets": {"a.tar.gz": null}}',
+    "pin: version null": b'{"version": null, "assets": {}}',
+    "pin: non-UTF-8": b'\xff\xfe{"version": "v1"}',
+    "pin: 2 MB file": b'{"pad": "' + b"x" * (2 << 20) + b'"}',
+    "pin: missing file": None,
+}
+
+
+@pytest.mark.parametrize("name", list(PIN_CASES))
+def test_hostile_pin_file(name: str, tmp_path: Path, figures: Figures) -> None:
+    from multiarch.checksums import PinnedMetadata
+
+    with figures.case(HAND, name) as record:
+        path = tmp_path / "pins.json"
+        content = PIN_CASES[name]
+        if content is not None:
+            path.write_bytes(content)
+        with pytest.raises(ConfigError) as caught:
+            PinnedMetadata.load(path).check_version("v1")
+        err = caught.value
+        assert err.category == "configuration"
+        assert str(path) in str(err), str(err)
+        record.outcome = "pin file: ConfigError naming the file"

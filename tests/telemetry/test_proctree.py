@@ -10,9 +10,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from telemetry.cgroup import CgroupView
-from telemetry.proctree import ProcessTree, TreeSnapshot, _parse_stat
+from telemetry.proctree import ProcessTree, TreeSnapshot, _parse_io, _parse_stat, _parse_status
 
 MB = 1024 * 1024
 
@@ -235,3 +237,27 @@ def test_the_session_its_ancestors_and_init_are_never_members() -> None:
     tree = ProcessTree(cgroup=_FakeDedicated(protected))
     snap = tree.walk()
     assert {p.pid for p in snap.processes}.isdisjoint(protected)
+
+
+@given(
+    st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00\n"), max_size=15),
+    st.integers(min_value=0, max_value=2**31),
+    st.integers(min_value=0, max_value=2**40),
+)
+def test_parse_stat_for_any_command_name(comm: str, ppid: int, start: int) -> None:
+    fields = ["S", str(ppid), "7", "8", "0", "-1", "0", "0", "0", "0", "0", "11", "12", "13", "14"]
+    fields += ["20", "0", "1", "0", str(start), "0", "99"] + ["0"] * 30
+    line = f"42 ({comm}) {' '.join(fields)}".encode()
+    stat = _parse_stat(line)
+    assert (stat.ppid, stat.pgid, stat.sid, stat.start_ticks, stat.rss_pages) == (ppid, 7, 8, start, 99)
+    assert (stat.utime, stat.stime, stat.cutime, stat.cstime) == (11, 12, 13, 14)
+
+
+def test_status_and_io_parsers_on_real_files() -> None:
+    with open("/proc/self/status", "rb") as handle:
+        name, rss, hwm, threads = _parse_status(handle.read())
+    assert name and 0 < rss <= hwm and threads >= 1
+    with open("/proc/self/io", "rb") as handle:
+        read, write = _parse_io(handle.read())
+    assert read >= 0 and write >= 0
+    assert _parse_status(b"Name:\tzombie\nState:\tZ (zombie)\nThreads:\t1\n") == ("zombie", 0, 0, 1)

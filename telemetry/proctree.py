@@ -211,7 +211,8 @@ class _Member:
     raw_stat: bytes = b""
 
 
-# Held /proc/PID/stat descriptors; beyond this many members the rest are opened per read.
+# Held /proc descriptors (stat of members, statm of young ones); beyond this many the rest
+# are opened per read, so a build with thousands of processes cannot exhaust our fd limit.
 _MAX_HELD_FDS = 512
 
 
@@ -399,9 +400,14 @@ class ProcessTree:
             try:
                 # statm is the cheapest RSS the kernel offers (no status text to format);
                 # the descriptor is held while the process is young.
-                if member.statm_fd is None:
+                if member.statm_fd is None and self._held_fds < _MAX_HELD_FDS:
                     member.statm_fd = os.open(f"{self._proc}/{pid}/statm", os.O_RDONLY)
-                member.quick_rss = int(os.pread(member.statm_fd, 256, 0).split()[1]) * _PAGE
+                    self._held_fds += 1
+                if member.statm_fd is not None:
+                    data = os.pread(member.statm_fd, 256, 0)
+                else:
+                    data = _read(f"{self._proc}/{pid}/statm")
+                member.quick_rss = int(data.split()[1]) * _PAGE
             except (OSError, ValueError, IndexError):
                 member.quick_rss = 0  # gone: its peak already counted in earlier polls
             estimate += member.quick_rss
@@ -503,6 +509,7 @@ class ProcessTree:
             with contextlib.suppress(OSError):
                 os.close(member.statm_fd)
             member.statm_fd = None
+            self._held_fds -= 1
 
     def _release(self, member: _Member) -> None:
         self._release_statm(member)

@@ -359,7 +359,6 @@ class Session:
         monitor = _Monitor(
             tree, samplers, logs, memory, tracker, tail, opts.sample_interval, opts.quick_poll_interval
         )
-        adopted: list[resource.struct_rusage] = []
         build_rusage: resource.struct_rusage | None = None
         output_tail: tuple[str, ...] = ()
         outcome: ProcessOutcome | None = None
@@ -397,7 +396,7 @@ class Session:
                         root_pid = None
                         with monitor.lock:
                             tree.account_reaped(pid, build_rusage)
-                        self._stop_leftovers(tree, monitor, dedicated, adopted)
+                        self._stop_leftovers(tree, monitor, dedicated)
                         monitor.stop()
                         # Processes left running with the pipe open (kill_leftovers=False)
                         # keep the pump reading; the tail so far is what we report.
@@ -435,7 +434,7 @@ class Session:
         tree.close()
         tracker.feed(tail.read_rest())
         tracker.close(end)
-        facts = FinalFacts(end_time=end, build_rusage=build_rusage, adopted_rusage=tuple(adopted))
+        facts = FinalFacts(end_time=end, build_rusage=build_rusage, adopted_rusage=tuple(monitor.adopted))
         results = [self._result(s, facts) for s in samplers]
         if outcome is not None and self._near_memory_limit(outcome, results[0], system):
             outcome = replace(outcome, oom_killed=True)
@@ -573,11 +572,7 @@ class Session:
                     os.kill(pid, signal.SIGKILL)
 
     def _stop_leftovers(
-        self,
-        tree: ProcessTree,
-        monitor: _Monitor,
-        dedicated: DedicatedCgroup | None,
-        adopted: list[resource.struct_rusage],
+        self, tree: ProcessTree, monitor: _Monitor, dedicated: DedicatedCgroup | None
     ) -> None:
         """After the root exited: stop what it left running (if asked), reap adopted orphans."""
         members = monitor.fresh_members()
@@ -588,7 +583,7 @@ class Session:
                     os.kill(pid, sig)
             deadline = time.monotonic() + min(1.0, self.options.kill_grace_seconds)
             while time.monotonic() < deadline:
-                self._reap(tree, monitor, adopted)
+                self._reap(tree, monitor)
                 if not monitor.fresh_members(live_only=True):
                     break
                 time.sleep(0.05)
@@ -598,18 +593,13 @@ class Session:
             if dedicated is not None:
                 dedicated.kill_all(signal.SIGKILL)
             time.sleep(0.02)
-        self._reap(tree, monitor, adopted)
+        self._reap(tree, monitor)
 
-    def _reap(self, tree: ProcessTree, monitor: _Monitor, adopted: list[resource.struct_rusage]) -> None:
+    def _reap(self, tree: ProcessTree, monitor: _Monitor) -> None:
         with monitor.lock:
-            candidates = adopted_zombies(tree.member_pids(), os.getpid(), None)
+            candidates = adopted_zombies(tree.member_pids(), os.getpid(), tree.root)
         for pid in candidates:
-            with contextlib.suppress(ChildProcessError, OSError):
-                done, _, usage = os.wait4(pid, os.WNOHANG)
-                if done == pid:
-                    adopted.append(usage)
-                    with monitor.lock:
-                        tree.account_reaped(pid, usage)
+            monitor.reap(pid)
 
     def _oom_detected(
         self, status: int, cgroup: CgroupView | None, before: int | None, vmstat_before: int | None
@@ -681,6 +671,7 @@ class _Monitor:
         self._errors: list[str] = []
         self._quick_interval = max(0.0, quick_interval)
         self._thread_begin: float | None = None
+        self.adopted: list[resource.struct_rusage] = []  # orphans reaped as subreaper
         self.cpu_seconds = 0.0  # CPU time the sampling cost (thread time), for the overhead figure
 
     def start(self) -> None:
@@ -756,6 +747,7 @@ class _Monitor:
         except Exception as exc:
             self._note("proctree", exc)
             return
+        self._reap_adopted(snapshot)
         now = snapshot.wall_time
         for sampler in self._samplers:
             if sampler.name in self._disabled:
@@ -782,6 +774,23 @@ class _Monitor:
             self._tracker.feed(self._tail.read_new())
         except Exception as exc:
             self._note("stages", exc)
+
+    def _reap_adopted(self, snapshot: TreeSnapshot) -> None:
+        """Orphans of the build re-parented to us (subreaper) are ours to reap, with their
+        rusage; the build root is reaped by the main thread."""
+        me = os.getpid()
+        for proc in snapshot.processes:
+            if proc.state != "Z" or proc.ppid != me or proc.pid == self._tree.root:
+                continue
+            self.reap(proc.pid)
+
+    def reap(self, pid: int) -> None:
+        with contextlib.suppress(ChildProcessError, OSError):
+            done, _, usage = os.wait4(pid, os.WNOHANG)
+            if done == pid:
+                self.adopted.append(usage)
+                with self.lock:
+                    self._tree.account_reaped(pid, usage)
 
     def _note(self, name: str, exc: Exception) -> None:
         message = f"{name}: {type(exc).__name__}: {exc}"

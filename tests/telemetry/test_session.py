@@ -211,6 +211,18 @@ def test_leftovers_can_be_kept_running(tmp_path: Path) -> None:
             os.waitpid(pid, 0)  # adopted by us (subreaper) when its shell exited
 
 
+def test_orphans_are_reaped_by_the_session_and_their_cpu_counted(tmp_path: Path) -> None:
+    pid_file = tmp_path / "orphan.pid"
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass"
+    # The middle process starts the worker and exits at once: the worker is orphaned.
+    middle = f"import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', {burn!r}]); print(p.pid)"
+    build = f"{PY} -c {json.dumps(middle)} > {pid_file}; sleep 1.5"
+    run = _run(tmp_path, shell=build, sample_interval=0.1)
+    orphan = int(pid_file.read_text())
+    assert not os.path.exists(f"/proc/{orphan}")  # reaped, not a zombie of ours
+    assert run.cpu.user_seconds + run.cpu.system_seconds >= 0.35
+
+
 def test_broken_sampler_is_logged_and_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from telemetry.samplers.network import NetworkSampler
 

@@ -238,3 +238,42 @@ def test_real_tree_tick_feeds_every_sampler(tmp_path: Path) -> None:
         assert sampler.sample(snap, snap.wall_time) is not None
         sampler.finish(FinalFacts(snap.wall_time, None, ()))
         sampler.result()
+
+
+def test_cgroup_v2_files_of_a_read_only_container_view(tmp_path: Path) -> None:
+    from telemetry.cgroup import CgroupView
+
+    (tmp_path / "memory.current").write_text("104857600\n")
+    (tmp_path / "memory.peak").write_text("209715200\n")
+    (tmp_path / "memory.max").write_text("max\n")
+    (tmp_path / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n")
+    (tmp_path / "cgroup.procs").write_text("12\n34\n")
+    view = CgroupView(2, str(tmp_path), dedicated=False)
+    reading = view.read()
+    assert reading is not None
+    assert (reading.usage_bytes, reading.peak_bytes, reading.oom_kills, reading.limit_bytes) == (
+        100 * MB,
+        200 * MB,
+        1,
+        None,
+    )
+    assert not reading.peak_was_reset  # a shared view is never reset
+    assert (tmp_path / "memory.peak").read_text() == "209715200\n"
+    assert view.pids() == [12, 34] and view.procs_bytes() == b"12\n34\n"
+
+
+def test_cgroup_v1_files(tmp_path: Path) -> None:
+    from telemetry.cgroup import CgroupView
+
+    (tmp_path / "memory.usage_in_bytes").write_text("1048576\n")
+    (tmp_path / "memory.max_usage_in_bytes").write_text("2097152\n")
+    (tmp_path / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # "unlimited"
+    (tmp_path / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
+    view = CgroupView(1, str(tmp_path), dedicated=False)
+    reading = view.read()
+    assert reading is not None and reading.peak_bytes == 2 * MB and reading.oom_kills == 2
+    assert view.limit_bytes() is None
+    (tmp_path / "memory.limit_in_bytes").write_text("536870912\n")
+    assert view.limit_bytes() == 512 * MB
+    assert CgroupView(1, str(tmp_path / "missing"), dedicated=False).read() is None
+    assert CgroupView(1, str(tmp_path / "missing"), dedicated=False).pids() is None

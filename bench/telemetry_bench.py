@@ -325,7 +325,8 @@ def bench_network() -> None:
     print(
         f"served {_Served.total} bytes; reported downloaded {net.bytes_downloaded} on {net.interface!r} "
         f"({_pct(net.bytes_downloaded, _Served.total).strip()}), uploaded {net.bytes_uploaded}, "
-        f"connections {net.connection_count}"
+        f"connections seen in the tree's sockets {net.connection_count}, "
+        f"TCP connections opened in the namespace {net.tcp_connections_opened}"
     )
     print(f"per interface (rx, tx): {dict(net.per_interface)}")
     if net.interface == "lo":

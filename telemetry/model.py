@@ -90,6 +90,10 @@ class NetworkResult:
     per_interface: Mapping[str, tuple[int, int]]  # name -> (received, sent) deltas
     connection_count: int  # distinct remote endpoints the tree connected to
     samples: tuple[NetworkSample, ...]
+    # TCP connections opened in this network namespace during the run (/proc/net/snmp
+    # ActiveOpens): counts short ones the tree's sockets were never seen for, but also any
+    # neighbour's outside a container. None when unreadable.
+    tcp_connections_opened: int | None = None
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,21 @@ def default_route_interface(route_path: str = "/proc/net/route") -> str | None:
     return None
 
 
+def tcp_active_opens(snmp_path: str = "/proc/net/snmp") -> int | None:
+    """Outgoing TCP connections ever opened in this network namespace."""
+    try:
+        with open(snmp_path, encoding="ascii") as handle:
+            tcp = [line.split() for line in handle if line.startswith("Tcp:")]
+    except OSError:
+        return None
+    if len(tcp) < 2 or "ActiveOpens" not in tcp[0]:
+        return None
+    try:
+        return int(tcp[1][tcp[0].index("ActiveOpens")])
+    except (ValueError, IndexError):
+        return None
+
+
 def choose_interface(per_interface: Mapping[str, tuple[int, int]], default: str | None = None) -> str:
     """Busiest non-loopback above the noise floor, else loopback if it moved, else the default route's."""
     others = {n: rx + tx for n, (rx, tx) in per_interface.items() if n != LOOPBACK}
@@ -95,6 +110,8 @@ class NetworkSampler(Sampler[NetworkResult]):
         self._endpoints: set[str] = set()
         self._default = default_route_interface()
         self._sockstat: tuple[str, ...] | None = None
+        self._opens_before: int | None = None
+        self._opens: int | None = None
 
     def _read_counters(self) -> dict[str, tuple[int, int]]:
         with open(self._net_dev_path, encoding="ascii") as handle:
@@ -102,6 +119,12 @@ class NetworkSampler(Sampler[NetworkResult]):
 
     def start(self, context: SamplingContext) -> None:
         self._baseline = self._read_counters()
+        self._opens_before = tcp_active_opens()
+
+    def _update_opens(self) -> None:
+        now = tcp_active_opens()
+        if now is not None and self._opens_before is not None:
+            self._opens = max(0, now - self._opens_before)
 
     def _socket_inodes(self, pids: list[int]) -> dict[str, int]:
         owners: dict[str, int] = {}
@@ -184,6 +207,7 @@ class NetworkSampler(Sampler[NetworkResult]):
 
     def sample(self, tick: TreeSnapshot, now: float) -> SampleRecord | None:
         self._update()
+        self._update_opens()
         self._track_connections(tick)
         self._series.append((now, dict(self._deltas)))
         interface = choose_interface(self._deltas, self._default)
@@ -194,11 +218,13 @@ class NetworkSampler(Sampler[NetworkResult]):
             "bytes_received": rx,
             "bytes_sent": tx,
             "connection_count": len(self._endpoints),
+            "tcp_connections_opened": self._opens,
             "per_interface": {n: list(v) for n, v in self._deltas.items() if v != (0, 0)},
         }
 
     def finish(self, facts: FinalFacts) -> None:
         self._update()
+        self._update_opens()
 
     def result(self) -> NetworkResult:
         interface = choose_interface(self._deltas, self._default)
@@ -214,6 +240,7 @@ class NetworkSampler(Sampler[NetworkResult]):
             per_interface=dict(self._deltas),
             connection_count=len(self._endpoints),
             samples=samples,
+            tcp_connections_opened=self._opens,
         )
 
     def empty_result(self) -> NetworkResult:

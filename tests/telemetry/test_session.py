@@ -274,6 +274,7 @@ def test_network_download_over_loopback(tmp_path: Path, http_server: str) -> Non
         assert run.network.interface == LOOPBACK
         assert run.network.bytes_downloaded == rx
     assert run.network.connection_count >= 1
+    assert run.network.tcp_connections_opened is not None and run.network.tcp_connections_opened >= 1
 
 
 RUNNER = textwrap.dedent(

@@ -688,12 +688,22 @@ class _Monitor:
         return list(self._errors)
 
     def fresh_members(self, *, live_only: bool = False) -> list[int]:
-        """Members after a new walk (not fed to samplers: it does not count as a tick)."""
-        with self.lock:
+        """Members after a new walk (not fed to samplers: it does not count as a tick).
+
+        Used when killing: if the sampling thread is stuck in a /proc read (a process
+        in uninterruptible sleep), the members known so far are returned instead.
+        """
+        if not self.lock.acquire(timeout=1.0):
             try:
-                snapshot = self._tree.walk(read_cgroup=False)
-            except Exception:
                 return self._tree.member_pids()
+            except RuntimeError:  # changed size while the other thread walks
+                return []
+        try:
+            snapshot = self._tree.walk(read_cgroup=False)
+        except Exception:
+            return self._tree.member_pids()
+        finally:
+            self.lock.release()
         return [p.pid for p in snapshot.processes if not live_only or p.state != "Z"]
 
     def _loop(self) -> None:

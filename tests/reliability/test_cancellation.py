@@ -283,3 +283,29 @@ def test_kill_9_during_a_stalled_download(
         out = ws.root / "out"
         assert not out.exists() or not any(out.glob("*.deb"))
         record.outcome = f"{len(logs)} sample logs valid, no package"
+
+
+def test_sigterm_during_lintian(tmp_path: Path, figures: Figures) -> None:
+    """The build's own children (lintian, a perl process tree) must stop within the limit too."""
+    require_tool("lintian")
+    with figures.case(ROW, "SIGTERM during lintian") as record:
+        ws = Workspace.create(tmp_path)
+        ws.add_demo()
+        inputs = {
+            "version": "v1.0.0",
+            "assets-dir": "release",
+            "output-dir": "out",
+            "lintian-check": "true",
+            "sample-interval": "0.2",
+        }
+        proc = ws.start(inputs, FAST)
+        _wait_stage(ws, proc, "lintian_")
+        tree = descendants(proc.pid)
+        names = set()
+        for pid in alive(tree):
+            with contextlib.suppress(OSError):  # it may exit between the two reads
+                names.add(Path(f"/proc/{pid}/comm").read_text().strip())
+        sent = time.monotonic()
+        os.kill(proc.pid, signal.SIGTERM)
+        took = _finish_cancelled(ws, proc, tree, sent)
+        record.outcome = f"tree of {len(tree)} ({', '.join(sorted(names))}) stopped in {took}; cancelled"

@@ -232,8 +232,26 @@ class Plan:
         }
 
 
+# Set by the action (the workspace root): config-given paths must not leave it.
+WORKSPACE_ENV = "MULTIARCH_WORKSPACE"
+
+
 def _source_for(options: BuildOptions, config: PackageConfig) -> ReleaseSource:
     folder = options.assets_dir or config.resolve_assets_dir(options.tag)
+    workspace = os.environ.get(WORKSPACE_ENV, "").strip()
+    if folder is not None and not options.assets_dir and workspace:
+        # The action checks the paths it is given; one from package.yaml must stay in the
+        # workspace as well, or a config could package files from anywhere on the runner.
+        root = os.path.realpath(workspace)
+        real = os.path.realpath(folder)
+        if real != root and not real.startswith(root + os.sep):
+            field = "source.assets_dir" if config.line_of("source.assets_dir") else "assets_dir"
+            raise ConfigError(
+                f"the assets folder resolves to {real}, outside the workspace {root}",
+                file=str(config.path),
+                line=config.line_of(field),
+                field=field,
+            )
     if folder is not None:
         return LocalSource(Path(folder), license_spdx=config.license)
     if not config.github_repo:

@@ -97,6 +97,8 @@ def child_environment(
     if inputs.telemetry_enabled:
         env["TELEMETRY_DIR"] = str(inputs.telemetry_dir.absolute)
     env["TELEMETRY_ENABLED"] = "true" if inputs.telemetry_enabled else "false"
+    # The builder keeps paths from package.yaml (source.assets_dir) inside it too.
+    env["MULTIARCH_WORKSPACE"] = str(inputs.workspace)
     if shim_dir is not None:
         env["PATH"] = os.pathsep.join([str(shim_dir), env.get("PATH", os.defpath)])
     return env

@@ -265,3 +265,20 @@ def test_asset_linked_from_outside_the_workspace(tmp_path: Path, figures: Figure
         assert asset in json.dumps(summary), summary
         assert not list(ws.root.rglob("*.deb")), "packages built from a file outside the workspace"
         record.outcome = "refused: security, names the asset"
+
+
+def test_config_assets_dir_outside_the_workspace(tmp_path: Path, figures: Figures) -> None:
+    """The same escape, written in package.yaml instead of an input."""
+    if not builder_available():
+        pytest.skip("the builder's CLI (multiarch/__main__.py) has not landed yet")
+    with figures.case(ROW, "package.yaml source.assets_dir outside the workspace") as record:
+        ws, outside = _workspace(tmp_path)
+        (ws.root / "release").rename(outside / "release")
+        config = (ws.root / "package.yaml").read_text() + "source:\n  assets_dir: ../outside/release\n"
+        (ws.root / "package.yaml").write_text(config)
+        run = ws.run({"version": "v1.0.0", "output-dir": "out"})
+        error = check_failed_cleanly(run)
+        assert error.get("field") == "source.assets_dir", error
+        assert error.get("line") == config.count("\n"), error  # the last line
+        assert not list(ws.root.rglob("*.deb")), "packages built from a folder outside the workspace"
+        record.outcome = "refused: configuration, names file, line and field"

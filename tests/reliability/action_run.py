@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -344,3 +344,10 @@ def obeyed_commands(stdout: str) -> list[str]:
         if line.startswith("::"):
             obeyed.append(line)
     return obeyed
+
+
+def kill_all(pids: Iterable[int], sig: int = signal.SIGKILL) -> None:
+    """Signal every pid that still exists (any of them may exit between listing and killing)."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)

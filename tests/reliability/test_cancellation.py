@@ -36,6 +36,7 @@ from tests.reliability.action_run import (
     debs_are_whole,
     descendants,
     json_lines_valid_to_the_end,
+    kill_all,
     kill_group,
     release_copy,
     sample_logs,
@@ -124,8 +125,7 @@ def test_signal_mid_build_stops_the_tree_and_reports_cancelled(
             out, err = proc.communicate(timeout=60)
         finally:
             kill_group(proc.pid)
-            for pid in descendants(proc.pid):
-                os.kill(pid, signal.SIGKILL)
+            kill_all(descendants(proc.pid))
         run = ws.collect(proc.returncode, out, err)
         run.check_no_traceback()
         assert run.returncode != 0, run.log()
@@ -163,8 +163,7 @@ def test_kill_9_leaves_valid_logs_and_no_half_written_deb(
                 assert wait_for(lambda: any(out.glob("*.deb")) or proc.poll() is not None, 120, 0.005)
             tree = descendants(proc.pid)
             # What a container teardown does: everything dies at once, no handler runs.
-            for pid in [proc.pid, *tree]:
-                os.kill(pid, signal.SIGKILL)
+            kill_all([proc.pid, *tree])
             temp_at_kill = sorted(p.name for p in out.glob(".*")) if out.exists() else []
             assert wait_for(lambda: not alive(tree | {proc.pid}), 10)
             proc.communicate(timeout=10)
@@ -270,8 +269,7 @@ def test_kill_9_during_a_stalled_download(
         try:
             _wait_stage(ws, proc, "download_")
             tree = descendants(proc.pid)
-            for pid in [proc.pid, *tree]:
-                os.kill(pid, signal.SIGKILL)
+            kill_all([proc.pid, *tree])
             assert wait_for(lambda: not alive(tree | {proc.pid}), 10)
             proc.communicate(timeout=10)
         finally:

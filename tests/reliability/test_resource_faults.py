@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +32,7 @@ from tests.reliability.action_run import (
     alive,
     debs_are_whole,
     descendants,
+    kill_all,
     kill_group,
     stage_started,
     validate,
@@ -151,8 +151,7 @@ def test_builder_child_sigkilled(tmp_path: Path, stalled_github: FakeGitHub, fig
             assert wait_for(lambda: stage_started(ws.root, "download_") or proc.poll() is not None, 60)
             builders = [p for p in descendants(proc.pid) if "-m multiarch build" in _cmdline(p)]
             assert builders, "the builder process was not found"
-            for pid in builders:
-                os.kill(pid, signal.SIGKILL)
+            kill_all(builders)
             assert wait_for(lambda: not alive(set(builders)), 5)
             out, err = proc.communicate(timeout=60)
         finally:

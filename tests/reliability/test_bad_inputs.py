@@ -9,6 +9,7 @@ that leave the workspace must be refused before anything is written there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.reliability.action_run import ActionRun, Workspace, builder_available
 from tests.reliability.conftest import Figures
@@ -282,3 +285,63 @@ def test_config_assets_dir_outside_the_workspace(tmp_path: Path, figures: Figure
         assert error.get("line") == config.count("\n"), error  # the last line
         assert not list(ws.root.rglob("*.deb")), "packages built from a folder outside the workspace"
         record.outcome = "refused: configuration, names file, line and field"
+
+
+# --------------------------------------------------------------------------- generated
+
+INPUT_NAMES = (
+    "config-file", "version", "build-version", "architecture", "distributions", "max-parallel",
+    "lintian-check", "output-dir", "assets-dir", "pinned-metadata", "telemetry-enabled",
+    "telemetry-dir", "sample-interval", "save-baseline", "regression-threshold",
+    "fail-on-regression", "job-summary",
+)  # fmt: skip
+PATH_INPUTS = ("config-file", "output-dir", "assets-dir", "pinned-metadata", "telemetry-dir")
+# Pieces, not single characters: "..", "../" and "/etc" are what path escapes are made of.
+HOSTILE_TEXT = st.lists(
+    st.sampled_from([*"./-_~$`;|&<>()'\"\\*?[]{}!#% \t\n\r", "..", "../", "/etc", "\x00", "é", "amd64"])
+    | st.characters(codec="utf-8", exclude_categories=["Cs"]),
+    max_size=12,
+).map("".join)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str], workspace: Path) -> Iterator[None]:
+    saved = dict(os.environ)
+    try:
+        for key in list(os.environ):
+            if key.startswith("INPUT_"):
+                del os.environ[key]
+        os.environ["GITHUB_WORKSPACE"] = str(workspace)
+        for name, value in values.items():
+            os.environ[f"INPUT_{name.upper()}"] = value
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.dictionaries(st.sampled_from(INPUT_NAMES), HOSTILE_TEXT, min_size=1, max_size=5))
+def test_generated_inputs(values: dict[str, str], tmp_path: Path, figures: Figures) -> None:
+    """Random hostile values for every input, in process: only ``InputError`` may come out,
+    and whatever is accepted keeps every path inside the workspace."""
+    from action.inputs import InputError, KnownNames, read_inputs
+
+    known = KnownNames(architectures=("amd64", "arm64", "armhf"), suites=("bookworm", "trixie"))
+    # Environment variables cannot hold NUL; the runner could not pass one either.
+    values = {"version": "v1.0.0", **{k: v.replace("\x00", "") for k, v in values.items()}}
+    workspace = tmp_path.resolve()
+    with figures.case(ROW, "generated inputs") as record, _environment(values, workspace):
+        try:
+            inputs = read_inputs("", known)
+        except InputError as exc:
+            assert exc.problems and all(p.name in INPUT_NAMES for p in exc.problems), exc
+            record.outcome = "generated: refused with InputError naming the inputs"
+            return
+        for name in PATH_INPUTS:
+            path = getattr(inputs, name.replace("-", "_"))
+            if path is None:
+                continue
+            real = Path(os.path.realpath(path.absolute))
+            assert real == workspace or workspace in real.parents, f"{name}={values.get(name)!r} -> {real}"
+        record.outcome = "generated: accepted, every path inside the workspace"

@@ -509,16 +509,25 @@ class BlockCompressor:
 
     def piece(self, compression: Compression, segment: Segment) -> Future[Piece]:
         if isinstance(segment, InlineSegment):
-            key = hashlib.sha256(segment.data).hexdigest()
-            data = segment.data
+            return self._inline(compression, segment.data)
+        return self._submit((compression, segment.key), compression, segment.read)
 
-            def produce() -> bytes:
-                return data
-
-        else:
-            key = segment.key
-            produce = segment.read
-        return self._submit((compression, key), compression, produce)
+    def _inline(self, compression: Compression, data: bytes) -> Future[Piece]:
+        """Small segments are compressed in the calling (job) thread, not queued: behind the
+        queue's big chunks they would hold every package back until all arches are compressed,
+        and the writing of packages could no longer overlap the compression of others."""
+        cache_key = (compression, hashlib.sha256(data).hexdigest())
+        with self._lock:
+            fut = self._cache.get(cache_key)
+            if fut is not None:
+                return fut
+            fut = Future()
+            self._cache[cache_key] = fut
+        try:
+            fut.set_result(self._compress(compression, data))
+        except BaseException as exc:
+            fut.set_exception(exc)
+        return fut
 
     def _submit(
         self, cache_key: tuple[str, str], compression: Compression, produce: Callable[[], bytes]

@@ -362,16 +362,32 @@ class GitHubSource(ReleaseSource):
             headers = {"Accept": "application/octet-stream", "User-Agent": self._user_agent, **(extra or {})}
             if self._token and _origin(url) == api_origin:
                 headers["Authorization"] = f"token {self._token}"
-            resp = session.get(
-                url,
-                headers=headers,
-                stream=True,
-                allow_redirects=False,
-                timeout=(self.retry.connect_timeout, self.retry.read_timeout),
-            )
+            try:
+                resp = session.get(
+                    url,
+                    headers=headers,
+                    stream=True,
+                    allow_redirects=False,
+                    timeout=(self.retry.connect_timeout, self.retry.read_timeout),
+                )
+            except requests.RequestException:
+                raise
+            except ValueError as exc:
+                # requests parses a redirect's Location even when not following it; a malformed
+                # one ("http://[::1") surfaces here, and asking again gets the same answer.
+                raise NetworkError(f"{what}: unusable redirect ({exc})", transient=False) from None
             if resp.status_code in _REDIRECTS and "Location" in resp.headers:
                 resp.close()
-                target = urllib.parse.urljoin(url, resp.headers["Location"])
+                location = resp.headers["Location"]
+                try:
+                    target = urllib.parse.urljoin(url, location)
+                    scheme = urllib.parse.urlsplit(target).scheme
+                except ValueError:  # e.g. "http://[::1": urljoin itself refuses it
+                    target, scheme = location, ""
+                if scheme not in ("http", "https"):
+                    # Malformed, or not HTTP (file:, ftp:, data:): it cannot be followed, and
+                    # asking again gets the same answer.
+                    raise NetworkError(f"{what}: unusable redirect to {_redact(location)!r}", transient=False)
                 if url.startswith("https:") and not target.startswith("https:"):
                     # A downgrade would expose the download to anyone on the path; never follow it.
                     raise NetworkError(

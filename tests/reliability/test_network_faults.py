@@ -14,8 +14,11 @@ Waiting is not real: the retry policy's ``sleep`` records what it was asked to w
 from __future__ import annotations
 
 import hashlib
+import http.server
+import io
 import json
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +28,7 @@ import pytest
 from multiarch.download import DownloadCache
 from multiarch.errors import MultiarchError
 from multiarch.sources.github import GitHubSource
-from multiarch.sources.interface import Release, RetryPolicy
+from multiarch.sources.interface import Release, ReleaseAsset, RetryPolicy
 from telemetry import events
 from tests.reliability.conftest import Figures
 from tests.support.fake_github import FakeGitHub, Fault
@@ -295,3 +298,55 @@ def test_permanent_faults_through_the_entrypoint(fault: str, tmp_path: Path, fig
         assert fetches == 1, f"a permanent fault was retried: {fetches} fetches"
         assert name in json.dumps(run.check_summary()), "the summary does not name the asset"
         record.outcome = f"failed fast: {expected}"
+
+
+# --------------------------------------------------------------------------- bad redirects
+
+BAD_LOCATIONS = {
+    "redirect to file://": "file:///etc/passwd",
+    "redirect to ftp://": "ftp://127.0.0.1/asset",
+    "redirect to data:": "data:text/plain,hello",
+    "malformed redirect": "http://[::1",
+}
+
+
+class _Redirector(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with a 302 to the Location whose index ends the path."""
+
+    hits = 0
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        type(self).hits += 1
+        self.send_response(302)
+        self.send_header("Location", list(BAD_LOCATIONS.values())[int(self.path.rsplit("/", 1)[1])])
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.mark.parametrize("name", list(BAD_LOCATIONS))
+def test_unusable_redirect_fails_fast(name: str, figures: Figures) -> None:
+    with figures.case(ROW, name) as record:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            base = f"http://127.0.0.1:{server.server_address[1]}"
+            sleeps: list[float] = []
+            source = GitHubSource(REPO, api_url=base, retry=RetryPolicy(max_attempts=3, sleep=sleeps.append))
+            index = list(BAD_LOCATIONS).index(name)
+            asset = ReleaseAsset(
+                name=ASSET, size=10, download_ref=f"{base}/assets/{index}", digest_sha256=None
+            )
+            _Redirector.hits = 0
+            with pytest.raises(MultiarchError) as caught:
+                source.download(asset, io.BytesIO())
+        finally:
+            server.shutdown()
+            server.server_close()
+        assert caught.value.category == "network" and not caught.value.transient, caught.value
+        assert ASSET in str(caught.value)
+        assert _Redirector.hits == 1 and sleeps == [], "an unusable redirect was retried"
+        record.outcome = "failed fast: network"

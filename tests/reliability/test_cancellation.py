@@ -307,3 +307,25 @@ def test_sigterm_during_lintian(tmp_path: Path, figures: Figures) -> None:
         os.kill(proc.pid, signal.SIGTERM)
         took = _finish_cancelled(ws, proc, tree, sent)
         record.outcome = f"tree of {len(tree)} ({', '.join(sorted(names))}) stopped in {took}; cancelled"
+
+
+def test_sigterm_with_telemetry_disabled(
+    tmp_path: Path, stalled_github: FakeGitHub, figures: Figures
+) -> None:
+    """Without the session, the plain runner forwards the signal; the same promises hold."""
+    with figures.case(ROW, "SIGTERM during a stalled download, telemetry disabled") as record:
+        ws = Workspace.create(tmp_path)
+        ws.add_demo()
+        proc = ws.start(
+            {"version": "v1.0.0", "output-dir": "out", "telemetry-enabled": "false"},
+            {**stalled_github.env(), **FAST},
+        )
+        # No event channel without telemetry: wait until the stalled download is in flight.
+        assert wait_for(lambda: bool(stalled_github.requests_matching("/objects/*")), 60)
+        tree = descendants(proc.pid)
+        assert tree
+        sent = time.monotonic()
+        os.kill(proc.pid, signal.SIGTERM)
+        took = _finish_cancelled(ws, proc, tree, sent)
+        assert not (ws.root / ".telemetry" / "metrics.json").exists()
+        record.outcome = f"tree stopped in {took}; cancelled; build-summary valid"

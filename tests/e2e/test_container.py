@@ -565,6 +565,58 @@ def test_bad_config_category_agrees_everywhere(bad_config_run: Scenario) -> None
     assert metrics["build_metrics"]["failure_category"] == "configuration"
 
 
+# --- baselines and regressions across two steps of one job ------------------------------------------
+
+# Memory, not time, makes the regression: the duration noise floor is 5 s, the memory one 16 MB,
+# and writing 200 MB is quicker than sleeping.
+BIG_BUILD = "python3 -c \"data = b'x' * (200 * 2**20); import time; time.sleep(1)\""
+
+
+@pytest.fixture(scope="module")
+def regression_runs(
+    action_image: ImageBuild, github: FakeGitHub, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Scenario, Scenario]:
+    dirs = _workspace(tmp_path_factory, "regression", {})
+    baseline = _run(action_image, github, dirs, {"command": "true", "save-baseline": "true"})
+    regressed = _run(action_image, github, dirs, {"command": BIG_BUILD, "fail-on-regression": "true"})
+    return baseline, regressed
+
+
+def test_baseline_then_regression_fails_the_step(regression_runs: tuple[Scenario, Scenario]) -> None:
+    baseline, regressed = (s.run for s in regression_runs)
+    assert baseline.returncode == 0, baseline.describe()
+    assert (baseline.dirs.workspace / ".telemetry" / "baseline.json").is_file()
+    _validate(baseline.dirs.workspace / ".telemetry" / "baseline.json", "baseline.schema.json")
+
+    out = regressed.outputs
+    assert regressed.returncode != 0, regressed.describe()
+    assert out["regression-detected"] == "true", regressed.describe()
+    messages = json.loads(out["performance-regressions"])
+    assert any(m.startswith("Memory usage increased by ") and m.endswith("%") for m in messages), messages
+    assert 0 <= int(out["performance-score"]) < 100
+    summary = _validate(_summary_path(regressed), "build-summary.schema.json")
+    assert summary["telemetry"]["performance_regressions"] == messages
+    # The guide's regression check (a later step) now takes its failing branch.
+    check = _sh(GUIDE_REGRESSION_CHECK, _summary_path(regressed).parent)
+    assert check.returncode == 1 and "Performance regressions detected:" in check.stdout
+
+
+def test_telemetry_disabled_leaves_telemetry_outputs_empty(
+    action_image: ImageBuild, github: FakeGitHub, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    dirs = _workspace(tmp_path_factory, "notelemetry", {})
+    run = _run(action_image, github, dirs, {"command": "true", "telemetry-enabled": "false"}).run
+    out = run.outputs
+    assert run.returncode == 0, run.describe()
+    assert [name for name in EVERY_OUTPUT if name not in out] == []
+    assert out["build-status"] == "success"
+    for name in ("telemetry-dir", "peak-memory-mb", "network-downloaded-bytes", "network-uploaded-bytes"):
+        assert out[name] == "", (name, out[name])
+    assert out["performance-score"] == ""
+    assert not (dirs.workspace / ".telemetry").exists()
+    _validate(_summary_path(run), "build-summary.schema.json")
+
+
 # --- cancellation -------------------------------------------------------------------------------
 
 CANCEL_COMMAND = r"""
@@ -618,9 +670,12 @@ def test_cancel_reaches_the_build_and_is_reported(
 # --- (4) the token ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scenario", ["uv_run", "command_run", "partial_run", "bad_config_run"])
+@pytest.mark.parametrize(
+    "scenario", ["uv_run", "command_run", "partial_run", "bad_config_run", "regression_runs"]
+)
 def test_token_is_never_written_or_printed(scenario: str, request: pytest.FixtureRequest) -> None:
-    run = request.getfixturevalue(scenario).run
+    value = request.getfixturevalue(scenario)
+    run = (value[-1] if isinstance(value, tuple) else value).run
     needle = FAKE_TOKEN.encode()
     leaked_files = [
         p

@@ -186,6 +186,18 @@ def _set_subreaper(enable: bool) -> bool | None:
     return bool(previous.value)
 
 
+def _own_hwm_bytes() -> int:
+    """This process's VmHWM (0 when /proc cannot tell)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def _vmstat_oom_kills() -> int | None:
     try:
         with open("/proc/vmstat", encoding="ascii") as handle:
@@ -360,6 +372,7 @@ class Session:
             tree, samplers, logs, memory, tracker, tail, opts.sample_interval, opts.quick_poll_interval
         )
         build_rusage: resource.struct_rusage | None = None
+        spawner_hwm = 0  # our VmHWM when the build was forked (see FinalFacts)
         output_tail: tuple[str, ...] = ()
         outcome: ProcessOutcome | None = None
         root_pid: int | None = None  # spawned and not yet reaped
@@ -377,6 +390,7 @@ class Session:
                         shim = '{ echo $$ > "$0"; } 2>/dev/null; exec "$@"'
                         spawn_command = ["/bin/sh", "-c", shim, dedicated.procs_file, *command]
                     read_fd, write_fd = os.pipe()
+                    spawner_hwm = _own_hwm_bytes()
                     try:
                         pid = self._spawn(spawn_command, env, stdout=write_fd)
                     except OSError as exc:
@@ -434,7 +448,12 @@ class Session:
         tree.close()
         tracker.feed(tail.read_rest())
         tracker.close(end)
-        facts = FinalFacts(end_time=end, build_rusage=build_rusage, adopted_rusage=tuple(monitor.adopted))
+        facts = FinalFacts(
+            end_time=end,
+            build_rusage=build_rusage,
+            adopted_rusage=tuple(monitor.adopted),
+            spawner_hwm_bytes=spawner_hwm,
+        )
         results = [self._result(s, facts) for s in samplers]
         if outcome is not None and self._near_memory_limit(outcome, results[0], system):
             outcome = replace(outcome, oom_killed=True)

@@ -193,7 +193,11 @@ class MemorySampler(Sampler[MemoryResult]):
         # Linux reports ru_maxrss in KiB.
         values = [u.ru_maxrss * 1024 for u in facts.adopted_rusage]
         if facts.build_rusage is not None:
-            values.append(facts.build_rusage.ru_maxrss * 1024)
+            build_maxrss = facts.build_rusage.ru_maxrss * 1024
+            # At or below the session's own high-water mark the figure may be inherited from
+            # the fork that started the build (see FinalFacts.spawner_hwm_bytes): not evidence.
+            if build_maxrss > facts.spawner_hwm_bytes:
+                values.append(build_maxrss)
         if values:
             self._rusage_peak = max(values)
 

@@ -328,3 +328,17 @@ def test_a_signal_stops_the_whole_tree_and_finalizes(tmp_path: Path, sig: signal
         assert not _alive(pid), pid
     lines = _log_lines(tmp_path / ".telemetry" / "memory-samples.log")  # every line valid JSON
     assert max(float(str(line["memory_mb"])) for line in lines) >= 50
+
+
+@pytest.mark.parametrize("use_cgroup", [False, True])
+def test_a_big_session_process_does_not_inflate_the_builds_peak(tmp_path: Path, use_cgroup: bool) -> None:
+    """ru_maxrss survives execve, so a build forked from a 300 MB parent "had" 300 MB.
+
+    The session must not report its own memory as the build's peak.
+    """
+    ballast = bytearray(300 * 2**20)
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
+    run = _run(tmp_path, argv=[PY, "-c", "import time; time.sleep(0.3)"], use_cgroup=use_cgroup)
+    del ballast
+    assert run.memory.peak_mb < 100, run.memory.figures

@@ -209,7 +209,7 @@ def main() -> int:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
 
-    est = " (estimated from a sample)" if sampled else ""
+    est = " (sampled)" if sampled else ""
     print()
     print(f"{'':52} {'wall s':>8} {'CPU s':>8} {'output MB':>10}")
     print(f"{'(a) our build':52} {a:8.1f} {a_cpu:8.1f} {size_a / 1e6:10.1f}")

@@ -149,7 +149,7 @@ def format_config_error(error: ConfigError) -> str:
 
 def _report_error(error: BaseException) -> None:
     if isinstance(error, ConfigError):
-        sys.stderr.write(f"error: {format_config_error(error)}\n")
+        sys.stderr.write(f"{format_config_error(error)}\n")
     elif isinstance(error, MultiarchError):
         sys.stderr.write(f"error [{error.category}]: {error.message}\n")
     else:

@@ -8,6 +8,9 @@ Work is split by what it depends on, so nothing is done twice:
   copyright, overrides and fallback man pages, then the ``.deb`` itself, whose big blocks come
   from the shared ``BlockCompressor`` cache (see ``debwriter``), and lintian when asked.
 
+``--max-parallel`` bounds the jobs, the prep pool and the compression threads (never more
+compression threads than usable cores), so a user who asks for 1 gets one busy core.
+
 A failure is contained where it happens: a prep failure fails that arch's jobs, a job failure
 fails that job; the others go on. Every error carries its category from where it was raised.
 

@@ -45,8 +45,11 @@ unit: venv
 demo: venv
 	$(PY) examples/demo/run_demo.py
 
+# Side-by-side benchmarks (minutes; run on an otherwise idle machine). See bench/README.md.
 bench: deps
-	$(PY) bench/run_all.py
+	$(PY) bench/multiarch_bench.py --b-sample 6
+	$(PY) bench/telemetry_bench.py
+	$(PY) bench/container_startup.py
 
 clean:
 	rm -rf $(VENV) demo-out .mypy_cache .ruff_cache .pytest_cache

@@ -27,6 +27,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from ruamel.yaml import YAML
 
 from tests.conftest import require_root, require_tool
 from tests.e2e.image import (
@@ -54,21 +55,8 @@ UV_VERSION = "0.5.11"
 ARCHES = ("amd64", "arm64", "armhf")
 SUITES = ("bookworm", "trixie")
 SUITE_SUFFIX = {"bookworm": "+deb12", "trixie": "+deb13"}
-EVERY_OUTPUT = (
-    "packages",
-    "packages-json",
-    "build-summary",
-    "build-status",
-    "telemetry-dir",
-    "build-duration-seconds",
-    "peak-memory-mb",
-    "network-downloaded-bytes",
-    "network-uploaded-bytes",
-    "failure-category",
-    "performance-regressions",
-    "regression-detected",
-    "performance-score",
-)
+# Every output the action declares: a following step must find each one in the outputs file.
+EVERY_OUTPUT = tuple(YAML(typ="safe").load((ROOT / "action.yml").read_text())["outputs"])
 
 
 # --- fixtures ---------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from typing import Any, Literal, cast
 
 from multiarch import versioning
 from multiarch.checksums import ChecksumIndex, PinnedMetadata, Verification
-from multiarch.config import ArchSpec, PackageConfig, load_config
+from multiarch.config import ArchSpec, PackageConfig, expand, load_config, tag_version
 from multiarch.debian import (
     PackageMeta,
     control_bytes,
@@ -560,6 +560,14 @@ class _Runner:
 
     # -- once per arch
 
+    def configured_checksum_files(self, arch: str, asset_name: str) -> tuple[str, ...]:
+        """package.yaml's ``checksums.files`` with the placeholders filled for this asset."""
+        config = self.plan.config
+        return tuple(
+            expand(template, tag=self.plan.tag, arch=arch, package_name=config.package_name, asset=asset_name)
+            for template in config.checksums.files
+        )
+
     def prepare(self, arch: str) -> ArchPayload:
         self.check_cancel()
         choice = self.plan.discovery.choice(arch)
@@ -568,13 +576,14 @@ class _Runner:
         asset = self.plan.release.asset(name)
         if asset is None:
             raise PackagingError(f"release {self.plan.tag} has no asset {name!r}")
+        configured = self.configured_checksum_files(arch, name)
         with _step(f"download_{arch}"):
-            expected = self.checksums.expected(name)
+            expected = self.checksums.expected(name, configured)
             sha256 = next((d.hexdigest for d in expected if d.algorithm == "sha256"), None)
             cached = self.cache.fetch(self.plan.source, asset, expected_sha256=sha256)
         self.check_cancel()
         with _step(f"verify_{arch}"):
-            verification = self.checksums.verify(name, cached.path)
+            verification = self.checksums.verify(name, cached.path, configured)
             if self.plan.config.checksums.required and not verification.verified:
                 raise SecurityError(
                     f"{name}: no checksum covers this asset, and package.yaml requires one",
@@ -776,7 +785,12 @@ def run_build(
             f"cannot use {output} as the output folder: {exc.strerror or exc}", field="output-dir"
         ) from None
     pin = PinnedMetadata.load(options.pinned_metadata) if options.pinned_metadata else None
-    checksums = ChecksumIndex(plan.release, plan.source.read_bytes, pin=pin)
+    checksums = ChecksumIndex(
+        plan.release,
+        plan.source.read_bytes,
+        pin=pin,
+        hashes_order_name=_expand_release_name(plan, plan.config.checksums.hashes_order),
+    )
     results: list[JobResult] = _missing_results(plan)
     for job_result in results:
         events.failure(
@@ -850,4 +864,19 @@ def run_build(
         jobs=tuple(results),
         skipped=plan.skipped,
         cancelled=cancel.is_set(),
+    )
+
+
+def _expand_release_name(plan: Plan, template: str | None) -> str | None:
+    """A release-wide asset name from package.yaml (``checksums.hashes_order``).
+
+    It names one asset for the whole release, so only the release's placeholders apply; an
+    ``{arch}`` left in it matches no asset and the conventional ``<file>_hashes_order`` is used.
+    """
+    if template is None:
+        return None
+    return (
+        template.replace("{version}", tag_version(plan.tag))
+        .replace("{tag}", plan.tag)
+        .replace("{package_name}", plan.config.package_name)
     )

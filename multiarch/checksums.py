@@ -269,6 +269,9 @@ class ChecksumIndex:
     release: Release
     read: Callable[[ReleaseAsset], bytes]
     pin: PinnedMetadata | None = None
+    # package.yaml's ``checksums.hashes_order``: the asset naming a multi-hash file's columns
+    # when it is not the conventional ``<file>_hashes_order``.
+    hashes_order_name: str | None = None
     _parsed: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -286,6 +289,8 @@ class ChecksumIndex:
                 return cached
             order = None
             order_asset = self.release.asset(f"{asset.name}_hashes_order")
+            if order_asset is None and self.hashes_order_name:
+                order_asset = self.release.asset(self.hashes_order_name)
             if order_asset is not None:
                 order = [line for line in self._text(order_asset).splitlines() if line.strip()]
             parsed = parse_checksums(
@@ -304,8 +309,13 @@ class ChecksumIndex:
             if _SUMS_NAME.fullmatch(a.name) and not a.name.lower().endswith("_hashes_order")
         ]
 
-    def expected(self, asset_name: str) -> list[ExpectedDigest]:
-        """Every expected digest for the asset, strongest first (may be empty without a pin)."""
+    def expected(self, asset_name: str, configured: Sequence[str] = ()) -> list[ExpectedDigest]:
+        """Every expected digest for the asset, strongest first (may be empty without a pin).
+
+        ``configured`` names checksum assets package.yaml lists (``checksums.files``, already
+        expanded for this asset); they are read whatever their names, so an upstream's unusual
+        file name still counts. A bare digest in one is credited to this asset.
+        """
         found: list[ExpectedDigest] = []
         if self.pin is not None:
             found.extend(self.pin.expected(asset_name))
@@ -315,17 +325,25 @@ class ChecksumIndex:
                 continue
             digests = self._parse(sidecar, default_name=asset_name if exact else None).get(asset_name, {})
             found.extend(ExpectedDigest(a, h, "sidecar", sidecar.name) for a, h in digests.items())
+        read_already = {name for name, _ in _sidecar_names(asset_name)}
         for sums in self.sums_files():
+            read_already.add(sums.name)
             digests = self._parse(sums).get(asset_name, {})
             found.extend(ExpectedDigest(a, h, "sums", sums.name) for a, h in digests.items())
+        for name in dict.fromkeys(configured):
+            listed = self.release.asset(name)
+            if listed is None or name in read_already:
+                continue
+            digests = self._parse(listed, default_name=asset_name).get(asset_name, {})
+            found.extend(ExpectedDigest(a, h, "sums", listed.name) for a, h in digests.items())
         asset = self.release.asset(asset_name)
         if asset is not None and asset.digest_sha256:
             found.append(ExpectedDigest("sha256", asset.digest_sha256, "api", "release API digest"))
         usable = [d for d in found if d.algorithm in STRONG_ALGORITHMS]
         return sorted(usable, key=lambda d: d.rank, reverse=True)
 
-    def verify(self, asset_name: str, path: Path) -> Verification:
-        return verify_file(path, asset_name, self.expected(asset_name))
+    def verify(self, asset_name: str, path: Path, configured: Sequence[str] = ()) -> Verification:
+        return verify_file(path, asset_name, self.expected(asset_name, configured))
 
 
 def file_digests(path: Path, algorithms: Iterable[str]) -> dict[str, str]:

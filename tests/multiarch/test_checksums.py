@@ -269,3 +269,36 @@ def test_written_sums_parse_back(entries: dict[str, bytes], style: str) -> None:
         text = "".join(f"{h} {marker}{n}\n" for n, h in digests.items())
     parsed = parse_checksums(text, algorithm="sha256")
     assert {n: v["sha256"] for n, v in parsed.items()} == digests
+
+
+# -- checksum files package.yaml names (checksums.files) ----------------------------------------
+
+
+def test_configured_file_with_an_unusual_name_is_read(tmp_path: Path) -> None:
+    # No naming convention recognises "release-digests.list": only package.yaml can point at it.
+    release, path = make_release(tmp_path, {"release-digests.list": f"{SHA256}  {NAME}\n"})
+    index = index_for(release)
+    assert index.expected(NAME) == []
+    result = index.verify(NAME, path, configured=("release-digests.list",))
+    assert result.verified_by == "release-digests.list" and result.algorithm == "sha256"
+
+
+def test_configured_file_catches_a_tampered_asset(tmp_path: Path) -> None:
+    release, path = make_release(tmp_path, {"digests.list": f"{'2' * 64}  {NAME}\n"})
+    with pytest.raises(SecurityError, match=r"digests\.list"):
+        index_for(release).verify(NAME, path, configured=("digests.list",))
+
+
+def test_configured_per_asset_file_with_a_bare_digest(tmp_path: Path) -> None:
+    release, path = make_release(tmp_path, {f"{NAME}.digest": f"{SHA256}\n"})
+    result = index_for(release).verify(NAME, path, configured=(f"{NAME}.digest", "not-published.txt"))
+    assert result.verified_by == f"{NAME}.digest"
+
+
+def test_configured_hashes_order_with_an_unusual_name(tmp_path: Path) -> None:
+    line = f"{NAME}  {MD5} {SHA256}"
+    release, path = make_release(tmp_path, {"digests": f"{line}\n", "columns.txt": "MD5\nSHA-256\n"})
+    folder = Path(release.assets[0].download_ref).parent
+    index = ChecksumIndex(release, LocalSource(folder).read_bytes, hashes_order_name="columns.txt")
+    result = index.verify(NAME, path, configured=("digests",))
+    assert result.verified_by == "digests" and result.algorithm == "sha256"

@@ -579,8 +579,14 @@ class _Runner:
         configured = self.configured_checksum_files(arch, name)
         with _step(f"download_{arch}"):
             expected = self.checksums.expected(name, configured)
-            sha256 = next((d.hexdigest for d in expected if d.algorithm == "sha256"), None)
-            cached = self.cache.fetch(self.plan.source, asset, expected_sha256=sha256)
+            sha256 = next((d for d in expected if d.algorithm == "sha256"), None)
+            cached = self.cache.fetch(
+                self.plan.source,
+                asset,
+                expected_sha256=sha256.hexdigest if sha256 else None,
+                # A mismatch then names the checksum file (or pin) the digest came from.
+                expected_from=sha256.source if sha256 else None,
+            )
         self.check_cancel()
         with _step(f"verify_{arch}"):
             verification = self.checksums.verify(name, cached.path, configured)

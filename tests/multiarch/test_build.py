@@ -457,3 +457,40 @@ def test_sigterm_stops_the_build_and_writes_the_result(uv_release_dir: Path, tmp
     assert result.get("cancelled") is True
     assert result["status"] in ("failure", "partial")
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_checksum_file_named_in_package_yaml_is_required_and_checked(tiny: Path, tmp_path: Path) -> None:
+    # Only package.yaml knows "release-digests.list" holds the checksums: with `required: true`
+    # every asset must be covered by it, and a wrong line in it fails that arch as `security`.
+    import hashlib
+
+    lines = []
+    for asset in sorted(tiny.iterdir()):
+        if asset.name.endswith((".sha256", ".sum")):
+            asset.unlink()
+        elif asset.name.endswith(".tar.gz"):
+            digest = hashlib.sha256(asset.read_bytes()).hexdigest()
+            if "s390x" in asset.name:
+                digest = "0" * 64
+            lines.append(f"{digest}  {asset.name}")
+    (tiny / "release-digests.list").write_text("\n".join(lines) + "\n")
+    config = tmp_path / "package.yaml"
+    text = UV_CONFIG.read_text()
+    assert 'files: ["{asset}.sha256"]' in text
+    config.write_text(text.replace('files: ["{asset}.sha256"]', "files: [release-digests.list]"))
+    out = tmp_path / "out"
+    proc = run_cli(
+        "build",
+        f"--config={config}",
+        "--version=0.5.11",
+        "--distributions=bookworm",
+        f"--assets-dir={tiny}",
+        f"--output-dir={out}",
+        f"--cache-dir={tmp_path / 'cache'}",
+    )
+    result = json.loads((out / ".multiarch-result.json").read_text())
+    assert proc.returncode == 1 and result["status"] == "partial", proc.stderr
+    by_arch = {j["arch"]: j for j in result["jobs"]}
+    assert by_arch["s390x"]["failure_category"] == "security"
+    assert "release-digests.list" in by_arch["s390x"]["reason"]
+    assert all(j["status"] == "success" for arch, j in by_arch.items() if arch != "s390x"), by_arch

@@ -117,16 +117,20 @@ NEOVIM_0_11_0 = [
 ]  # fmt: skip
 
 
+# What discovery must pick from uv's release, whether from the API listing or the real folder.
+UV_CHOSEN = {
+    "amd64": "uv-x86_64-unknown-linux-gnu.tar.gz",
+    "arm64": "uv-aarch64-unknown-linux-gnu.tar.gz",
+    "armhf": "uv-armv7-unknown-linux-gnueabihf.tar.gz",
+    "i386": "uv-i686-unknown-linux-gnu.tar.gz",
+    "ppc64el": "uv-powerpc64le-unknown-linux-gnu.tar.gz",
+    "s390x": "uv-s390x-unknown-linux-gnu.tar.gz",
+}
+
+
 def test_uv_release_every_arch_with_reasons() -> None:
     d = discover(UV_0_5_11)
-    assert d.as_mapping() == {
-        "amd64": "uv-x86_64-unknown-linux-gnu.tar.gz",
-        "arm64": "uv-aarch64-unknown-linux-gnu.tar.gz",
-        "armhf": "uv-armv7-unknown-linux-gnueabihf.tar.gz",
-        "i386": "uv-i686-unknown-linux-gnu.tar.gz",
-        "ppc64el": "uv-powerpc64le-unknown-linux-gnu.tar.gz",
-        "s390x": "uv-s390x-unknown-linux-gnu.tar.gz",
-    }
+    assert d.as_mapping() == UV_CHOSEN
     assert {s.arch for s in d.skipped} == {"armel", "riscv64", "loong64"}
     assert all(s.reason for s in d.skipped)
     # musl lost to gnu, and says so; big-endian ppc64 is not ppc64el.
@@ -146,14 +150,7 @@ def test_uv_release_every_arch_with_reasons() -> None:
 def test_uv_release_folder_from_wheels(uv_release_dir: Path) -> None:
     names = [p.name for p in uv_release_dir.iterdir() if not p.name.startswith(".")]
     d = discover(names)
-    assert d.as_mapping() == {
-        "amd64": "uv-x86_64-unknown-linux-gnu.tar.gz",
-        "arm64": "uv-aarch64-unknown-linux-gnu.tar.gz",
-        "armhf": "uv-armv7-unknown-linux-gnueabihf.tar.gz",
-        "i386": "uv-i686-unknown-linux-gnu.tar.gz",
-        "ppc64el": "uv-powerpc64le-unknown-linux-gnu.tar.gz",
-        "s390x": "uv-s390x-unknown-linux-gnu.tar.gz",
-    }
+    assert d.as_mapping() == UV_CHOSEN
     assert [s.arch for s in d.skipped] == ["armel", "riscv64", "loong64"]
     assert "musl" in (d.rejection("uv-x86_64-unknown-linux-musl.tar.gz") or "")
     assert d.rejection("uv-0.5.11.cdx.json") == "SBOM"

@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from action.builder_result import LintianCounts
-from action.outcome import ActionOutcome
+from action.outcome import ActionOutcome, TelemetryFigures
+from telemetry.events import BUILDER_DOWNLOADED_BYTES
+from telemetry.samplers.memory import memory_source_text
 
 if TYPE_CHECKING:
     from telemetry.model import RunData, StageRecord
@@ -238,30 +240,49 @@ def _grid_section(outcome: ActionOutcome) -> str | None:
     return "\n".join(lines)
 
 
+def _network_cell(t: TelemetryFigures) -> str:
+    """Interface figures, what they include, and what the builder itself downloaded."""
+    cell = f"↓ {human_bytes(t.network_downloaded_bytes)}, ↑ {human_bytes(t.network_uploaded_bytes)}"
+    if t.network_interface:
+        cell += f" on {code_span(t.network_interface)}"
+    notes = []
+    if t.network_interface == "lo":
+        notes.append("loopback only: traffic inside this machine, each byte counted both ways")
+    if t.network_interface_shared is True:
+        notes.append("counters of a shared interface: include other traffic on this machine")
+    elif t.network_interface_shared is False:
+        notes.append("the build's own network: no other traffic included")
+    else:
+        notes.append("not known whether the interface is shared: may include other traffic on this machine")
+    cell += f" ({'; '.join(notes)})"
+    if t.builder_downloaded_bytes is not None:
+        cell += f". Builder downloaded {human_bytes(t.builder_downloaded_bytes)}"
+    return cell
+
+
 def _telemetry_section(outcome: ActionOutcome) -> str | None:
     t = outcome.telemetry
     if t is None:
         return "### Telemetry\n\nTelemetry was disabled for this run (`telemetry-enabled: false`)."
     rows = [
         ("Duration", human_duration(t.duration_seconds)),
-        ("Peak memory", f"{t.peak_memory_mb:.1f} MB (source: {code_span(t.peak_memory_source or '?')})"),
+        ("Peak memory", f"{t.peak_memory_mb:.1f} MB ({memory_source_text(t.peak_memory_source)})"),
         (
             "CPU",
             f"user {t.cpu_user_seconds:.1f} s, system {t.cpu_system_seconds:.1f} s, "
             f"average {t.cpu_average_percent:.0f} % of one core",
         ),
-        (
-            "Network",
-            f"↓ {human_bytes(t.network_downloaded_bytes)}, ↑ {human_bytes(t.network_uploaded_bytes)}"
-            + (f" on {code_span(t.network_interface)}" if t.network_interface else ""),
-        ),
+        ("Network", _network_cell(t)),
         ("Disk", f"read {human_bytes(t.disk_read_bytes)}, written {human_bytes(t.disk_write_bytes)}"),
         ("Performance score", f"{t.performance_score:.0f}/100" + ("" if t.has_baseline else ", no baseline")),
     ]
     run = outcome.run
-    if run is not None and any(run.counters.values()):
+    # The builder's downloaded bytes are on the Network line already.
+    reported = run.counters if run is not None else {}
+    counters = {k: v for k, v in reported.items() if k != BUILDER_DOWNLOADED_BYTES}
+    if any(counters.values()):
         # Counters the build reported (download retries, bytes fetched …): a retry storm shows here.
-        counted = ", ".join(f"{escape_cell(k)} {v:g}" for k, v in sorted(run.counters.items()) if v)
+        counted = ", ".join(f"{escape_cell(k)} {v:g}" for k, v in sorted(counters.items()) if v)
         rows.append(("Counters", counted))
     if run is not None:
         s = run.system
@@ -365,7 +386,7 @@ def _resource_section(run: RunData | None) -> str | None:
     parts = ["### Memory and CPU over time", ""]
     if len(memory) >= 2:
         span = memory[-1].timestamp - memory[0].timestamp
-        rss = [s.tree_rss_mb for s in memory]
+        rss = [s.memory_mb for s in memory]
         parts.append(_xychart("Build process tree memory (RSS, MB)", "MB", rss, span))
     if len(cpu) >= 2:
         span = cpu[-1].timestamp - cpu[0].timestamp

@@ -82,6 +82,10 @@ class TelemetryFigures:
     # The `telemetry` block of build-summary.json exactly as the report made it.
     summary_block: Mapping[str, object] = field(default_factory=dict)
     files: tuple[str, ...] = ()  # workspace-relative paths of what the report wrote
+    # Whether the interface counters include other processes' traffic (None: could not tell),
+    # and what the build itself reported downloading (None: it reports nothing).
+    network_interface_shared: bool | None = None
+    builder_downloaded_bytes: int | None = None
 
     @property
     def regression_detected(self) -> bool:

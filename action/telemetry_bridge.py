@@ -62,6 +62,14 @@ def _int(value: Any) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
+def _optional_bool(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _optional_int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def figures(report: TelemetryReport, run: RunData, workspace: Path, directory: Path) -> TelemetryFigures:
     """Headline figures from the report; exact values where metrics.json keeps them beside rounded ones."""
     m = report.metrics
@@ -94,6 +102,8 @@ def figures(report: TelemetryReport, run: RunData, workspace: Path, directory: P
         baseline_saved=report.baseline_saved,
         summary_block=block,
         files=tuple(relative_to_workspace(p, workspace) for p in report.paths.values()),
+        network_interface_shared=_optional_bool(_get(m, "network_metrics", "interface_shared")),
+        builder_downloaded_bytes=_optional_int(_get(m, "network_metrics", "builder_downloaded_bytes")),
     )
 
 

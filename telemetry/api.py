@@ -16,15 +16,16 @@ Three modes, decided per call from the environment (no module state):
 
 What standalone mode can measure without samplers, and how each figure is labelled:
 duration (wall clock from ``init``); memory sampled at every call over the
-caller's process tree (``sampled_tree_rss``), the sum of the tree's per-process
-high-water marks at the busiest call (``process_hwm``) and the largest
-descendant's max RSS from ``RUSAGE_CHILDREN`` of the calling process
-(``rusage_children``: meaningful when the Python API runs in the build's own
-process); CPU time of the caller including its waited-for children (from
-``/proc``: a shell counts the commands it ran); disk I/O of the caller including
-waited-for children; free space before and after. Network: 0 bytes on interface
-``unknown`` (per-interface counters are system-wide; without a session they
-cannot be attributed to the build).
+caller's process tree, every page counted once (summed PSS: ``tree_unique``;
+RSS summed is kept as ``tree_rss_sum``), and the largest descendant's max RSS
+from ``RUSAGE_CHILDREN`` of the calling process (``largest_process_rusage``: only
+when the Python API runs in the build's own process, and only above that
+process's own high-water mark, which its children inherit when forked); CPU
+time of the caller including its waited-for children (from ``/proc``: a shell
+counts the commands it ran); disk I/O of the caller including waited-for children;
+free space before and after. Network: 0 bytes on interface ``unknown``
+(per-interface counters are system-wide; without a session they cannot be
+attributed to the build).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from telemetry import events as channel
+from telemetry.proctree import parse_rollup
 
 if TYPE_CHECKING:
     from telemetry.baseline import Comparison
@@ -116,6 +118,7 @@ def _config(config: TelemetryConfig | None) -> TelemetryConfig:
 
 @dataclass(frozen=True)
 class _CallerFigures:
+    tree_unique_mb: float
     tree_rss_mb: float
     tree_hwm_mb: float
     processes: int
@@ -148,7 +151,7 @@ def _measure(caller_pid: int) -> _CallerFigures:
 
     errors: list[str] = []
     own = os.getpid()
-    rss = hwm = 0
+    rss = hwm = unique = 0
     count = 0
     cpu_user = cpu_system = 0.0
     read_bytes = write_bytes = 0
@@ -163,6 +166,11 @@ def _measure(caller_pid: int) -> _CallerFigures:
             continue
         rss += _status_kb(proc.pid, "VmRSS:")
         hwm += _status_kb(proc.pid, "VmHWM:")
+        try:
+            with open(f"/proc/{proc.pid}/smaps_rollup", "rb") as handle:
+                unique += parse_rollup(handle.read()).pss // 1024
+        except (OSError, ValueError, IndexError):
+            pass  # gone, or not ours to read: it counts nothing
         count += 1
     if tree:
         try:
@@ -181,7 +189,10 @@ def _measure(caller_pid: int) -> _CallerFigures:
     sys_times = psutil.cpu_times()
     idle = sys_times.idle + getattr(sys_times, "iowait", 0.0)
     total = sum(sys_times)
+    own_hwm = _status_kb(caller_pid, "VmHWM:") / 1024
+    children_maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return _CallerFigures(
+        tree_unique_mb=unique / 1024,
         tree_rss_mb=rss / 1024,
         tree_hwm_mb=hwm / 1024,
         processes=count,
@@ -191,7 +202,7 @@ def _measure(caller_pid: int) -> _CallerFigures:
         read_bytes=read_bytes,
         write_bytes=write_bytes,
         # ru_maxrss is in KiB on Linux.
-        rusage_children_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        rusage_children_mb=children_maxrss if children_maxrss > own_hwm else 0.0,
         system_used_mb=(vm.total - vm.available) / _MB,
         system_cpu_busy=total - idle,
         system_cpu_total=total,
@@ -220,7 +231,8 @@ def _sample(directory: Path, caller_pid: int, event: str) -> None:
         directory / SAMPLES_FILE,
         {
             "timestamp": round(time.time(), 3),
-            "memory_mb": round(figures.tree_rss_mb, 1),
+            "memory_mb": round(figures.tree_unique_mb, 1),
+            "tree_rss_mb": round(figures.tree_rss_mb, 1),
             "tree_hwm_mb": round(figures.tree_hwm_mb, 1),
             "rusage_children_mb": round(figures.rusage_children_mb, 1),
             "system_used_mb": round(figures.system_used_mb, 1),
@@ -475,6 +487,7 @@ def standalone_run_data(directory: Path, *, caller_pid: int, exit_code: int | No
         ProcessOutcome,
         RunData,
     )
+    from telemetry.samplers.network import with_builder_downloads
     from telemetry.samplers.system import collect_system_info
     from telemetry.stages import StageTracker, read_events_file
 
@@ -516,18 +529,23 @@ def standalone_run_data(directory: Path, *, caller_pid: int, exit_code: int | No
     duration = max(0.0, end - start)
 
     memory_samples = tuple(
-        MemorySample(_num(s, "timestamp"), _num(s, "memory_mb"), _num(s, "system_used_mb")) for s in samples
+        MemorySample(
+            _num(s, "timestamp"), _num(s, "memory_mb"), _num(s, "system_used_mb"), _num(s, "tree_rss_mb")
+        )
+        for s in samples
     )
     candidates = [
-        PeakFigure("sampled_tree_rss", max((_num(s, "memory_mb") for s in samples), default=0.0)),
-        PeakFigure("process_hwm", max((_num(s, "tree_hwm_mb") for s in samples), default=0.0)),
+        PeakFigure("tree_unique", max((_num(s, "memory_mb") for s in samples), default=0.0)),
         PeakFigure(
-            "rusage_children",
+            "largest_process_rusage",
             max([figures.rusage_children_mb, *(_num(s, "rusage_children_mb") for s in samples)]),
         ),
     ]
-    peak_figures = tuple(f for f in candidates if f.value_mb > 0)
-    headline = max(peak_figures, key=lambda f: f.value_mb, default=PeakFigure("none", 0.0))
+    headline = max(
+        (f for f in candidates if f.value_mb > 0), key=lambda f: f.value_mb, default=PeakFigure("none", 0.0)
+    )
+    rss_sum = PeakFigure("tree_rss_sum", max((_num(s, "tree_rss_mb") for s in samples), default=0.0))
+    peak_figures = tuple(f for f in (*candidates, rss_sum) if f.value_mb > 0)
 
     # Split the CLI's share between user and system in proportion: os.times() per
     # call is not kept split, and the share is small next to a real build.
@@ -575,7 +593,7 @@ def standalone_run_data(directory: Path, *, caller_pid: int, exit_code: int | No
             system_average_percent=100.0 * busy / total if total > 0 else 0.0,
             samples=tuple(cpu_samples),
         ),
-        network=NetworkResult(0, 0, "unknown", {}, 0, ()),
+        network=with_builder_downloads(NetworkResult(0, 0, "unknown", {}, 0, ()), tracker.counters()),
         disk=DiskResult(
             read_bytes=max(0, figures.read_bytes - int(_num(state, "read_bytes"))),
             write_bytes=max(0, figures.write_bytes - int(_num(state, "write_bytes"))),

@@ -41,6 +41,18 @@ class CgroupReading:
     peak_was_reset: bool  # True when peak_bytes covers only the interval since the previous read
     oom_kills: int | None
     limit_bytes: int | None  # None when unlimited
+    # From memory.stat, hierarchical (sub-cgroups the build makes included): anonymous
+    # memory and file pages mapped by the cgroup's processes, each page counted once.
+    # None when memory.stat cannot be read.
+    anon_bytes: int | None = None
+    file_mapped_bytes: int | None = None
+
+    @property
+    def resident_bytes(self) -> int | None:
+        """What the cgroup's processes hold resident: anonymous + mapped file pages."""
+        if self.anon_bytes is None or self.file_mapped_bytes is None:
+            return None
+        return self.anon_bytes + self.file_mapped_bytes
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,26 @@ def _read_int(path: str) -> int | None:
         return int(text)
     except ValueError:
         return None
+
+
+# memory.stat keys for (anonymous, mapped file) pages. v1's plain keys cover only the
+# cgroup itself; the ``total_`` ones include its descendants, as v2's always do.
+_STAT_KEYS = {1: (b"total_rss", b"total_mapped_file"), 2: (b"anon", b"file_mapped")}
+
+
+def parse_memory_stat(data: bytes, version: int) -> tuple[int, int] | None:
+    """(anonymous, mapped file) bytes from a memory.stat text, None when either is missing."""
+    anon_key, mapped_key = _STAT_KEYS[version]
+    anon = mapped = None
+    for line in data.split(b"\n"):
+        key, _, value = line.partition(b" ")
+        if key == anon_key:
+            anon = int(value)
+        elif key == mapped_key:
+            mapped = int(value)
+    if anon is None or mapped is None:
+        return None
+    return anon, mapped
 
 
 def _memory_mounts() -> list[_Mount]:
@@ -207,10 +239,19 @@ class CgroupView:
                 self._peak_fd = None
             return False
 
+    def memory_stat(self) -> tuple[int, int] | None:
+        """(anonymous, mapped file) bytes, hierarchical; None when unreadable."""
+        try:
+            with open(self._path("memory.stat"), "rb") as handle:
+                return parse_memory_stat(handle.read(), self.version)
+        except (OSError, ValueError):
+            return None
+
     def read(self) -> CgroupReading | None:
         usage = _read_int(self._path(self._usage_name()))
         if usage is None:
             return None
+        stat = self.memory_stat()
         peak = self._read_peak()
         was_reset = False
         if self._reset_ok:
@@ -226,6 +267,8 @@ class CgroupView:
             peak_was_reset=was_reset,
             oom_kills=self.oom_kills(),
             limit_bytes=self.limit_bytes(),
+            anon_bytes=None if stat is None else stat[0],
+            file_mapped_bytes=None if stat is None else stat[1],
         )
 
     def pids(self) -> list[int] | None:

@@ -14,7 +14,8 @@ Event shapes (``time`` is a Unix timestamp, float seconds):
 - ``{"type": "failure", "stage": str, "reason": str, "code": str, "category": str|null,
   "transient": bool|null, "remediation": [str], "time": float, "pid": int}``
 - ``{"type": "counter", "name": str, "value": int|float, "time": float, "pid": int}``
-  (adds ``value`` to a named counter, e.g. ``download_retries``)
+  (adds ``value`` to a named counter, e.g. ``download_retries``; ``BUILDER_DOWNLOADED_BYTES``
+  is the one the network figures read)
 
 This module must stay stdlib-only: it is imported by the builder subprocess.
 """
@@ -44,6 +45,11 @@ CATEGORIES: Final = (
 )
 
 STAGE_STATUSES: Final = ("success", "failure", "warning")
+
+# The counter a build adds the bytes it downloaded itself to (response bodies as they came over
+# the wire, every attempt included). The built-in builder reports it, starting at 0; the network
+# figures carry it beside the interface's counters, which may include other traffic.
+BUILDER_DOWNLOADED_BYTES: Final = "builder_downloaded_bytes"
 
 
 def channel_path(environ: Mapping[str, str] | None = None) -> str | None:

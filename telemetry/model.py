@@ -23,26 +23,19 @@ class SystemInfo:
 @dataclass(frozen=True)
 class MemorySample:
     timestamp: float  # Unix seconds
-    tree_rss_mb: float  # the build's process tree
+    memory_mb: float  # what the build held resident, every page once (the headline's measure)
     system_used_mb: float
-    tree_pss_mb: float | None = None
+    tree_rss_mb: float | None = None  # RSS summed over the tree (shared pages once per process)
 
 
 @dataclass(frozen=True)
 class PeakFigure:
     """One estimate of the peak, labelled with where it came from.
 
-    ``source`` is one of: ``sampled_tree_rss`` (max of the samples),
-    ``process_hwm`` (sum over the tree of per-process VmHWM at the busiest tick,
-    an upper bound of what was resident at once), ``rusage_children``
-    (largest single descendant's max RSS), ``cgroup_v2_memory.peak``,
-    ``cgroup_v1_max_usage`` (whole container, includes page cache).
-    Added by the session: ``tree_rss_with_cgroup_spikes`` (sampled tree RSS plus
-    the transient excess the kernel's cgroup peak saw between two ticks: the
-    usual headline), ``tree_rss_with_hwm_spikes`` (plus the largest per-process
-    VmHWM rise between ticks); the cgroup sources carry a ``_container`` suffix
-    when the cgroup is shared with the session (read-only container cgroup)
-    rather than created for the build.
+    ``source`` is one of ``telemetry.samplers.memory.HEADLINE_SOURCES`` (candidates
+    for the headline) or ``LABEL_SOURCES`` (``tree_rss_sum``, RSS summed over the
+    processes; ``cgroup_peak_with_page_cache``, the kernel's peak of everything
+    charged to the cgroup): ``SOURCE_TEXT`` there says what each one is.
     """
 
     source: str
@@ -56,6 +49,10 @@ class MemoryResult:
     figures: tuple[PeakFigure, ...]
     system_used_peak_mb: float
     samples: tuple[MemorySample, ...]  # bounded: downsampled on long builds
+    # Where the per-sample level came from: "dedicated" (the build's own cgroup),
+    # "container" (a cgroup shared only with the session), "shared" (a cgroup with other
+    # work in it: not used for the level) or "none" (no readable memory cgroup).
+    layout: str = "none"
 
 
 @dataclass(frozen=True)
@@ -94,6 +91,13 @@ class NetworkResult:
     # ActiveOpens): counts short ones the tree's sockets were never seen for, but also any
     # neighbour's outside a container. None when unreadable.
     tcp_connections_opened: int | None = None
+    # Whether other processes share the network namespace these counters are of, so that they
+    # include other traffic (a bare runner, a container with the host's network): True; a
+    # namespace of the build's own (a container's): False; None when it could not be told.
+    interface_shared: bool | None = None
+    # Bytes the build reported downloading itself (response bodies, every attempt; the built-in
+    # builder reports them); None when the build reports nothing (an arbitrary command).
+    builder_downloaded_bytes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ many monitors), so figures are consistent with each other and the cost is paid
 once. psutil is not used for the walk: it builds a ppid map of the whole system
 on every ``children()`` call and wraps each figure in objects; here a tick is
 one ``listdir('/proc')`` plus three small reads per build process
-(``stat``, ``status``, ``io``), and ``smaps_rollup`` for PSS every Nth tick
-because the kernel walks page tables to produce it.
+(``stat``, ``status``, ``io``). Where no cgroup can tell what the build holds
+resident, the walk also estimates it with every shared page counted once
+(``unique_bytes``, from ``smaps_rollup``; see ``_UniqueEstimate``).
 
 Membership: the build root, its descendants, orphans of the build adopted by
 the session (it is a child subreaper, so they are re-parented to it instead of
@@ -52,7 +53,6 @@ class ProcessSnapshot:
     start_time: float  # Unix seconds
     rss_bytes: int
     hwm_bytes: int  # VmHWM: the process's own resident high-water mark
-    pss_bytes: int | None  # last known; read on PSS ticks (never, before the first)
     user_seconds: float
     system_seconds: float
     children_user_seconds: float  # reaped descendants (kernel-accumulated)
@@ -60,6 +60,9 @@ class ProcessSnapshot:
     read_bytes: int  # storage I/O, own + reaped descendants
     write_bytes: int
     threads: int
+    anon_bytes: int = 0  # RssAnon: anonymous pages it maps (copy-on-write shared ones included)
+    file_bytes: int = 0  # RssFile + RssShmem: file and shared-memory pages it maps
+    syscall_io_bytes: int = 0  # rchar + wchar: bytes through read/write calls, own + reaped descendants
 
     @property
     def cumulative_cpu_seconds(self) -> float:
@@ -82,13 +85,19 @@ class TreeSnapshot:
     cpu_system_seconds: float
     io_read_bytes: int  # cumulative, finished processes included
     io_write_bytes: int
-    rss_bytes: int  # sum over live members
+    rss_bytes: int  # sum over live members (shared pages once per process)
     hwm_bytes: int  # sum of VmHWM over live members
-    pss_bytes: int | None  # sum of last known PSS, on PSS ticks only
     cgroup: CgroupReading | None
     walk_cpu_seconds: float  # what this walk cost this thread
-    # Highest summed RSS seen by quick polls of young processes since the previous walk.
-    quick_peak_rss_bytes: int | None = None
+    # Storage reads plus bytes read and written through syscalls, cumulative: more than
+    # the page cache the tree can have added (the memory sampler's bound for cache).
+    io_cache_bound_bytes: int = 0
+    # What the tree holds resident with each page counted once (``_UniqueEstimate``);
+    # None unless the tree was asked for it.
+    unique_bytes: int | None = None
+    # Largest rise of the tree's memory seen by quick polls since the previous walk,
+    # relative to that walk (young processes' anonymous growth, less what left).
+    quick_rise_bytes: int | None = None
     # Members whose stat changed since the previous walk (they ran, or are new).
     active_pids: frozenset[int] = frozenset()
 
@@ -160,27 +169,60 @@ def _field_kb(data: bytes, key: bytes) -> int:
     return int(data[at + len(key) : end if end >= 0 else None].split()[0])
 
 
-def _parse_status(data: bytes) -> tuple[str, int, int, int]:
-    """(name, VmRSS bytes, VmHWM bytes, threads); zombies have no Vm* lines."""
+@dataclass(frozen=True)
+class _Status:
+    name: str
+    rss: int
+    hwm: int
+    threads: int
+    anon: int
+    file: int
+
+
+def _parse_status(data: bytes) -> _Status:
+    """Name, VmRSS, VmHWM, threads, RssAnon, RssFile+RssShmem; zombies have no Vm*/Rss* lines."""
     end = data.find(b"\n")
     name = data[5:end].strip().decode(errors="replace") if data.startswith(b"Name:") else ""
-    threads = _field_kb(data, b"\nThreads:") or 1
-    return name, _field_kb(data, b"\nVmRSS:") * 1024, _field_kb(data, b"\nVmHWM:") * 1024, threads
+    return _Status(
+        name=name,
+        rss=_field_kb(data, b"\nVmRSS:") * 1024,
+        hwm=_field_kb(data, b"\nVmHWM:") * 1024,
+        threads=_field_kb(data, b"\nThreads:") or 1,
+        anon=_field_kb(data, b"\nRssAnon:") * 1024,
+        file=(_field_kb(data, b"\nRssFile:") + _field_kb(data, b"\nRssShmem:")) * 1024,
+    )
 
 
-def _parse_io(data: bytes) -> tuple[int, int]:
+def _parse_io(data: bytes) -> tuple[int, int, int]:
+    """(storage read bytes, storage write bytes, read+written through syscalls)."""
     read = _field_kb(data, b"\nread_bytes:")
     write = _field_kb(data, b"\nwrite_bytes:")
     cancelled = _field_kb(data, b"\ncancelled_write_bytes:")
+    chars = _field_kb(data, b"rchar:") + _field_kb(data, b"\nwchar:")
     # Pages written and then truncated before writeback never reached the disk.
-    return read, max(0, write - cancelled)
+    return read, max(0, write - cancelled), chars
 
 
-def _parse_pss(data: bytes) -> int | None:
+@dataclass(frozen=True)
+class Rollup:
+    """The fields of /proc/PID/smaps_rollup the unique estimate uses (bytes)."""
+
+    pss: int  # each page divided by the number of processes mapping it
+    private: int  # pages no other process maps
+    anon: int
+    private_dirty: int  # its own modified pages: anonymous memory not shared with a fork parent
+
+
+def parse_rollup(data: bytes) -> Rollup:
+    fields: dict[bytes, int] = {}
     for line in data.split(b"\n"):
-        if line.startswith(b"Pss:"):
-            return int(line.split()[1]) * 1024
-    return None
+        key, _, rest = line.partition(b":")
+        if key in (b"Pss", b"Private_Clean", b"Private_Dirty", b"Anonymous"):
+            fields[key] = int(rest.split()[0]) * 1024
+    if b"Pss" not in fields:
+        raise ValueError("smaps_rollup without Pss")
+    private = fields.get(b"Private_Clean", 0) + fields.get(b"Private_Dirty", 0)
+    return Rollup(fields[b"Pss"], private, fields.get(b"Anonymous", 0), fields.get(b"Private_Dirty", 0))
 
 
 def _ancestors(pid: int, proc: str = "/proc") -> frozenset[int]:
@@ -198,6 +240,11 @@ def _ancestors(pid: int, proc: str = "/proc") -> frozenset[int]:
     return frozenset(found)
 
 
+def session_side_pids(pid: int, proc: str = "/proc") -> frozenset[int]:
+    """``pid`` and its ancestors: what a container's cgroup holds besides the build."""
+    return _ancestors(pid, proc) - {0}
+
+
 @dataclass
 class _Member:
     start_ticks: int
@@ -205,15 +252,34 @@ class _Member:
     first_seen: float  # monotonic
     cpu_ticks: int = -1  # utime+stime+cutime+cstime at the last full read
     stale: int = 0  # walks since status and io were last read
-    quick_rss: int = 0  # from quick polls, for young processes
     stat_fd: int | None = None  # kept open: pread is cheaper than open+read+close every tick
     statm_fd: int | None = None  # held while young, for quick polls
     raw_stat: bytes = b""
+    # Quick polls: anonymous memory at the last walk (or the least seen since birth, for
+    # a process born after it), so a poll's rise counts only pages faulted in since.
+    anon_ref: int | None = None
+    gone_in_poll: bool = False  # a quick poll found it gone (its walk figures no longer held)
+    # Unique estimate: the member's share when its smaps_rollup was last read, and its
+    # anonymous and resident memory then (growth since is counted as its own).
+    unique_base: int | None = None
+    anon_base: int = 0
+    rss_base: int = 0
 
 
 # Held /proc descriptors (stat of members, statm of young ones); beyond this many the rest
 # are opened per read, so a build with thousands of processes cannot exhaust our fd limit.
 _MAX_HELD_FDS = 512
+# Quick polls look for newcomers under each member's children up to this many members.
+_CHILDREN_LOOKUP_MAX = 32
+
+
+# The unique estimate may spend this share of the sampling interval on smaps_rollup reads
+# (the kernel walks the page tables to produce them); a full sweep waits until the budget
+# saved up over at most _SWEEP_SAVINGS ticks covers it.
+_UNIQUE_BUDGET = 0.01
+_SWEEP_SAVINGS = 10
+_SWEEP_EVERY = 10  # ticks: a sweep at least this often even when nothing seems to change
+_SWEEP_RSS_CHANGE = 4 * 1024 * 1024  # a member's RSS moved this much since its last read
 
 
 # A process that did not run since the last walk cannot have raised its high-water mark
@@ -230,14 +296,20 @@ class ProcessTree:
         *,
         session_pid: int | None = None,
         cgroup: CgroupView | None = None,
-        pss_every: int = 10,
+        unique: bool = False,
+        interval: float = 1.0,
         young_seconds: float = 2.0,
         proc: str = "/proc",
     ) -> None:
         self._proc = proc
         self._session_pid = os.getpid() if session_pid is None else session_pid
         self._cgroup = cgroup
-        self._pss_every = max(0, pss_every)
+        self._unique = unique
+        self._unique_tokens = 0.0  # seconds of smaps_rollup reading we may spend now
+        self._unique_budget = _UNIQUE_BUDGET * max(0.01, interval)
+        self._rollup_cost = 0.0  # seconds per smaps_rollup read, measured
+        self._last_sweep = -_SWEEP_EVERY
+        self._swept_members: frozenset[int] = frozenset()
         self._young_seconds = young_seconds
         self._boot = boot_time(proc)
         self._root: int | None = None
@@ -254,12 +326,14 @@ class ProcessTree:
         self._max_system = 0.0
         self._max_read = 0
         self._max_write = 0
+        self._retired_chars = 0
+        self._max_chars = 0
         self._reaped: set[int] = set()
         self._last_pid_seen = ""
         self._protected = _ancestors(self._session_pid, proc)
         self._held_fds = 0
         self._young_until = 0.0  # monotonic time when the youngest member stops being young
-        self._quick_peak: int | None = None
+        self._quick_rise: int | None = None
         self._quick_polls = 0
 
     @property
@@ -364,6 +438,34 @@ class ProcessTree:
         self._foreign &= found | set(self._members)
         return found, (found if self._dedicated else set())
 
+    def _private_dirty(self, pid: int) -> int:
+        try:
+            return parse_rollup(_read(f"{self._proc}/{pid}/smaps_rollup")).private_dirty
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    def _children_of_members(self) -> set[int] | None:
+        """New processes as the kernel lists them under their parents (``task/*/children``):
+        a few reads for a small tree, where listing /proc or a busy cgroup would read
+        every process on the machine. None for a large tree or without the file."""
+        if len(self._members) > _CHILDREN_LOOKUP_MAX:
+            return None
+        found: set[int] = set()
+        for pid in list(self._members):
+            try:
+                tasks = os.listdir(f"{self._proc}/{pid}/task")
+            except OSError:
+                continue
+            for tid in tasks:
+                try:
+                    data = _read(f"{self._proc}/{pid}/task/{tid}/children")
+                except FileNotFoundError:
+                    return None  # a kernel without CONFIG_PROC_CHILDREN
+                except OSError:
+                    continue
+                found.update(int(x) for x in data.split())
+        return found - set(self._members)
+
     def _forked_since_last_look(self) -> bool:
         """/proc/loadavg names the last pid allocated in this pid namespace: a 20 us read
         that tells whether anything was forked, so idle quick polls skip listing /proc."""
@@ -376,30 +478,42 @@ class ProcessTree:
         return changed
 
     def quick_poll(self) -> bool:
-        """Between walks: admit processes born since the last look and read the young ones' RSS.
+        """Between walks: admit processes born since the last look and read the young ones.
 
         A grandchild that allocates 300 MB and exits within 200 ms lives between two
         1 s walks; polling only young processes every few tens of milliseconds sees
-        it at its peak at a small cost. The summed estimate (young processes now, the
-        others at their last walk) goes to the next ``TreeSnapshot.quick_peak_rss_bytes``.
+        it at its peak at a small cost. What a poll adds to the last walk's figure is
+        the young processes' anonymous memory faulted in since that walk (a fresh fork
+        shares its parent's pages, so only its growth beyond the least it was seen
+        with counts; file pages are left out as they are mostly libraries shared with
+        others), less the whole RSS of young members that were in the walk and are now
+        gone (more than they can have freed: the estimate errs low, never high). The
+        largest such rise goes to the next ``TreeSnapshot.quick_rise_bytes``.
         Returns whether any member is young (the caller polls faster while one is).
         """
         now = time.monotonic()
         self._quick_polls += 1
         if self._forked_since_last_look():
-            found, cgroup_pids = self._discover()
-            self._admit(found, cgroup_pids, now)
+            children = self._children_of_members()
+            if children is not None:
+                self._admit(children, set(), now)
+            else:
+                found, cgroup_pids = self._discover()
+                self._admit(found, cgroup_pids, now)
         if now >= self._young_until:
             return False  # nothing young: the walks see everything that lives this long
-        estimate = 0
+        rise = 0
         for pid, member in self._members.items():
             if now - member.first_seen >= self._young_seconds:
                 self._release_statm(member)
-                estimate += member.last.rss_bytes if member.last is not None else 0
+                continue
+            if member.gone_in_poll:
+                if member.last is not None:
+                    rise -= member.last.rss_bytes
                 continue
             try:
-                # statm is the cheapest RSS the kernel offers (no status text to format);
-                # the descriptor is held while the process is young.
+                # statm is the cheapest memory figure the kernel offers (no status text to
+                # format); the descriptor is held while the process is young.
                 if member.statm_fd is None and self._held_fds < _MAX_HELD_FDS:
                     member.statm_fd = os.open(f"{self._proc}/{pid}/statm", os.O_RDONLY)
                     self._held_fds += 1
@@ -407,21 +521,33 @@ class ProcessTree:
                     data = os.pread(member.statm_fd, 256, 0)
                 else:
                     data = _read(f"{self._proc}/{pid}/statm")
-                member.quick_rss = int(data.split()[1]) * _PAGE
+                fields = data.split()
+                if int(fields[1]) == 0:
+                    raise ProcessLookupError(pid)  # a zombie: its memory is freed
+                anon = (int(fields[1]) - int(fields[2])) * _PAGE  # resident - file/shmem
             except (OSError, ValueError, IndexError):
-                member.quick_rss = 0  # gone: its peak already counted in earlier polls
-            estimate += member.quick_rss
-        self._quick_peak = max(self._quick_peak or 0, estimate)
+                member.gone_in_poll = True  # its peak already counted in earlier polls
+                if member.last is not None:
+                    rise -= member.last.rss_bytes
+                continue
+            if member.anon_ref is None:
+                # Born since the last walk: all its private memory is new, but a fork
+                # shares its parent's pages until it writes them (they are in the level).
+                member.anon_ref = anon - min(anon, self._private_dirty(pid))
+            elif member.last is None and anon < member.anon_ref:
+                member.anon_ref = anon
+            rise += max(0, anon - member.anon_ref)
+        self._quick_rise = rise if self._quick_rise is None else max(self._quick_rise, rise)
         return True
 
     def walk(self, *, read_cgroup: bool = True) -> TreeSnapshot:
         """One tick. ``read_cgroup=False`` for walks that only refresh membership (killing,
-        reaping): reading the cgroup resets its interval peak, which belongs to the samplers."""
+        reaping): reading the cgroup resets its interval peak, and what quick polls saw
+        since the last tick is measured against that tick; both belong to the samplers."""
         cpu_before = time.thread_time()
         wall = time.time()
         mono = time.monotonic()
         self._ticks += 1
-        pss_tick = self._pss_every > 0 and (self._ticks - 1) % self._pss_every == 0
         cgroup_reading = self._cgroup.read() if self._cgroup is not None and read_cgroup else None
         # A cgroup's member list finds every newcomer; /proc is still listed on membership
         # walks and now and then, for adopted zombies (no longer listed in any cgroup).
@@ -436,7 +562,7 @@ class ProcessTree:
         gone: list[int] = []
         active: set[int] = set()
         for pid, member in self._members.items():
-            snap = self._snapshot(pid, member, pss_tick) if pid in listed else None
+            snap = self._snapshot(pid, member) if pid in listed else None
             if snap is None:
                 gone.append(pid)
                 if member.last is not None:
@@ -445,6 +571,9 @@ class ProcessTree:
             if snap is not member.last:
                 active.add(pid)
             member.last = snap
+            if read_cgroup:
+                member.anon_ref = snap.anon_bytes
+                member.gone_in_poll = False
             live.append(snap)
         live_pids = {p.pid for p in live}
         for pid in gone:
@@ -456,25 +585,33 @@ class ProcessTree:
             if last.ppid in live_pids:
                 continue  # reaped by a live member: now inside its cutime and io
             if last.ppid == self._session_pid:
-                continue  # reaped by the session, which reports exact rusage
+                # Reaped by the session, whose rusage is exact for CPU and storage I/O
+                # but has no syscall byte counts: keep the last ones seen.
+                self._retired_chars += last.syscall_io_bytes
+                continue
             self._retired_user += last.user_seconds + last.children_user_seconds
             self._retired_system += last.system_seconds + last.children_system_seconds
             self._retired_read += last.read_bytes
             self._retired_write += last.write_bytes
+            self._retired_chars += last.syscall_io_bytes
 
         user = self._retired_user + sum(p.user_seconds + p.children_user_seconds for p in live)
         system = self._retired_system + sum(p.system_seconds + p.children_system_seconds for p in live)
         read = self._retired_read + sum(p.read_bytes for p in live)
         write = self._retired_write + sum(p.write_bytes for p in live)
+        chars = self._retired_chars + sum(p.syscall_io_bytes for p in live)
         # Cumulative figures never go down, even when an estimate above was short.
         self._max_user = max(self._max_user, user)
         self._max_system = max(self._max_system, system)
         self._max_read = max(self._max_read, read)
         self._max_write = max(self._max_write, write)
-        pss: int | None = None
-        if pss_tick:
-            pss = sum(p.pss_bytes or 0 for p in live)
-        quick_peak, self._quick_peak = self._quick_peak, None
+        self._max_chars = max(self._max_chars, chars)
+        unique: int | None = None
+        quick_rise: int | None = None
+        if read_cgroup:
+            if self._unique:
+                unique = self._estimate_unique(live, bool(started) or bool(gone))
+            quick_rise, self._quick_rise = self._quick_rise, None
         return TreeSnapshot(
             wall_time=wall,
             monotonic=mono,
@@ -487,12 +624,71 @@ class ProcessTree:
             io_write_bytes=self._max_write,
             rss_bytes=sum(p.rss_bytes for p in live),
             hwm_bytes=sum(p.hwm_bytes for p in live),
-            pss_bytes=pss,
             cgroup=cgroup_reading,
             walk_cpu_seconds=time.thread_time() - cpu_before,
-            quick_peak_rss_bytes=quick_peak,
+            io_cache_bound_bytes=self._max_read + self._max_chars,
+            unique_bytes=unique,
+            quick_rise_bytes=quick_rise,
             active_pids=frozenset(active),
         )
+
+    def _estimate_unique(self, live: list[ProcessSnapshot], changed: bool) -> int:
+        """What the tree holds resident, every page counted once, without a cgroup.
+
+        ``smaps_rollup`` gives each process's PSS: a page mapped by k processes counts
+        1/k in each, so the sum over the tree counts pages shared inside it once (pages
+        also mapped outside the tree count by the tree's share). The sum is only
+        consistent when every member is read in the same sweep, and a sweep costs a page
+        table walk per process, so sweeps run within a CPU budget, whenever membership
+        or a member's RSS changed (and every few ticks regardless). Between sweeps each
+        member counts its share at its last read plus its anonymous growth since; a
+        newcomer read on its own counts only its private pages (what it shares with
+        members is already counted in theirs), and one not read yet counts its growth.
+        """
+        now = self._ticks
+        self._unique_tokens = min(
+            self._unique_tokens + self._unique_budget, self._unique_budget * _SWEEP_SAVINGS
+        )
+        readable = [p for p in live if p.state != "Z"]
+        members = self._members
+        moved = any(
+            abs(p.rss_bytes - members[p.pid].rss_base) > _SWEEP_RSS_CHANGE
+            for p in readable
+            if members[p.pid].unique_base is not None
+        )
+        unread = [p for p in readable if members[p.pid].unique_base is None]
+        due = changed or moved or bool(unread) or now - self._last_sweep >= _SWEEP_EVERY
+        predicted = self._rollup_cost * len(readable)
+        if due and (predicted <= self._unique_tokens or self._last_sweep < 0):
+            self._read_rollups(readable, alone=False)
+            self._last_sweep = now
+        elif unread and self._rollup_cost * len(unread) <= self._unique_tokens:
+            self._read_rollups(unread, alone=True)
+        total = 0
+        for p in readable:
+            member = members[p.pid]
+            if member.unique_base is None:
+                # Not read yet: count only what it faulted in since first seen.
+                member.unique_base, member.anon_base, member.rss_base = 0, p.anon_bytes, p.rss_bytes
+            total += max(0, member.unique_base + p.anon_bytes - member.anon_base)
+        return total
+
+    def _read_rollups(self, procs: list[ProcessSnapshot], *, alone: bool) -> None:
+        started = time.perf_counter()
+        count = 0
+        for p in procs:
+            member = self._members[p.pid]
+            try:
+                rollup = parse_rollup(_read(f"{self._proc}/{p.pid}/smaps_rollup"))
+            except (OSError, ValueError, IndexError):
+                continue
+            count += 1
+            member.unique_base = rollup.private if alone else rollup.pss
+            member.anon_base, member.rss_base = rollup.anon, p.rss_bytes
+        spent = time.perf_counter() - started
+        self._unique_tokens -= spent
+        if count:
+            self._rollup_cost = spent / count
 
     def _read_stat(self, pid: int, member: _Member) -> bytes:
         # A descriptor of /proc/PID/stat stays bound to that process: once it is reaped,
@@ -524,7 +720,7 @@ class ProcessTree:
         for member in self._members.values():
             self._release(member)
 
-    def _snapshot(self, pid: int, member: _Member, pss_tick: bool) -> ProcessSnapshot | None:
+    def _snapshot(self, pid: int, member: _Member) -> ProcessSnapshot | None:
         base = f"{self._proc}/{pid}/"
         try:
             raw = self._read_stat(pid, member)
@@ -546,28 +742,31 @@ class ProcessTree:
         last = member.last
         zombie = stat.state == "Z"
         rss = 0 if zombie else stat.rss_pages * _PAGE
-        if last is None or cpu_ticks != member.cpu_ticks or member.stale >= _REFRESH_EVERY or pss_tick:
+        if last is None or cpu_ticks != member.cpu_ticks or member.stale >= _REFRESH_EVERY:
             try:
-                name, status_rss, hwm, threads = _parse_status(_read(base + "status"))
+                status = _parse_status(_read(base + "status"))
             except (OSError, ValueError, IndexError):
                 return None
             try:
-                read, write = _parse_io(_read(base + "io"))
+                read, write, chars = _parse_io(_read(base + "io"))
             except (OSError, ValueError, IndexError):
-                read, write = (last.read_bytes, last.write_bytes) if last is not None else (0, 0)
-            rss = status_rss or rss
+                read, write, chars = (
+                    (last.read_bytes, last.write_bytes, last.syscall_io_bytes)
+                    if last is not None
+                    else (0, 0, 0)
+                )
+            name, hwm, threads = status.name, status.hwm, status.threads
+            anon, file = status.anon, status.file
+            rss = status.rss or rss
             member.stale = 0
         else:
             name, hwm, threads = last.name, last.hwm_bytes, last.threads
-            read, write = last.read_bytes, last.write_bytes
+            anon, file = last.anon_bytes, last.file_bytes
+            read, write, chars = last.read_bytes, last.write_bytes, last.syscall_io_bytes
             member.stale += 1
         member.cpu_ticks = cpu_ticks
-        pss = last.pss_bytes if last is not None and not zombie else None  # last known
-        if pss_tick and not zombie:
-            try:
-                pss = _parse_pss(_read(base + "smaps_rollup"))
-            except (OSError, ValueError, IndexError):
-                pss = None
+        if zombie:
+            anon = file = 0
         return ProcessSnapshot(
             pid=pid,
             ppid=stat.ppid,
@@ -578,7 +777,6 @@ class ProcessTree:
             start_time=self._boot + stat.start_ticks / _CLK_TCK,
             rss_bytes=rss,
             hwm_bytes=max(hwm, rss),
-            pss_bytes=pss,
             user_seconds=stat.utime / _CLK_TCK,
             system_seconds=stat.stime / _CLK_TCK,
             children_user_seconds=stat.cutime / _CLK_TCK,
@@ -586,6 +784,9 @@ class ProcessTree:
             read_bytes=read,
             write_bytes=write,
             threads=threads,
+            anon_bytes=anon,
+            file_bytes=file,
+            syscall_io_bytes=chars,
         )
 
 

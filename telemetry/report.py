@@ -165,7 +165,7 @@ def _write_missing_sample_logs(
     else:
         lines = [
             json.dumps(
-                {"timestamp": s.timestamp, "memory_mb": s.tree_rss_mb, "system_used_mb": s.system_used_mb}
+                {"timestamp": s.timestamp, "memory_mb": s.memory_mb, "system_used_mb": s.system_used_mb}
             )
             for s in run.memory.samples
         ]

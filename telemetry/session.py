@@ -55,12 +55,12 @@ from typing import Any, BinaryIO
 from telemetry import events
 from telemetry.cgroup import CgroupView, DedicatedCgroup
 from telemetry.model import MemoryResult, ProcessOutcome, RunData, SystemInfo
-from telemetry.proctree import ProcessTree, TreeSnapshot, adopted_zombies
+from telemetry.proctree import ProcessTree, TreeSnapshot, adopted_zombies, session_side_pids
 from telemetry.samplers.cpu import CpuSampler
 from telemetry.samplers.disk import DiskSampler
 from telemetry.samplers.interface import FinalFacts, Sampler, SamplingContext
 from telemetry.samplers.memory import MemorySampler
-from telemetry.samplers.network import NetworkSampler
+from telemetry.samplers.network import NetworkSampler, with_builder_downloads
 from telemetry.samplers.system import collect_system_info
 from telemetry.stages import EventTail, StageTracker
 
@@ -85,12 +85,12 @@ class SessionOptions:
     cwd: str | None = None
     kill_grace_seconds: float = 5.0  # after SIGINT/SIGTERM, before SIGKILL of the tree
     use_cgroup: bool = True  # create a dedicated memory cgroup when permitted
+    read_cgroup: bool = True  # False: use no cgroup at all, not even our own (as where none is usable)
     memory_limit_mb: float | None = None  # only with a dedicated cgroup (tests, constrained builds)
     subreaper: bool = True
     kill_leftovers: bool = True  # stop processes the build left running when it exits
     output_tail_lines: int = 200
     echo_output: bool = True
-    pss_every: int = 10  # PSS (smaps_rollup) every Nth tick; 0 = never
     quick_poll_interval: float = 0.05  # young processes between ticks; 0 = off (adapts to its budget)
     series_capacity: int = 720  # samples kept in RAM per sampler (downsampled beyond)
 
@@ -184,6 +184,60 @@ def _set_subreaper(enable: bool) -> bool | None:
     if prctl(_PR_SET_CHILD_SUBREAPER, 1 if enable else 0, 0, 0, 0) != 0:
         return None
     return bool(previous.value)
+
+
+def memory_layout(dedicated: bool, cgroup: CgroupView | None) -> tuple[str, int]:
+    """Which source can give the build's resident memory, and the session side's share of it.
+
+    A dedicated cgroup holds only the build. A cgroup that holds nothing but this
+    process and its ancestors (a Docker action's container: the entrypoint is the
+    session) holds the build plus what is already resident now, which is subtracted.
+    Any other process in it (a runner service's cgroup) makes its figures the
+    machine's, not the build's: the tree's own estimate is used instead.
+    """
+    if cgroup is None:
+        return "none", 0
+    stat = cgroup.memory_stat()
+    if stat is None:
+        return "shared", 0
+    if dedicated:
+        return "dedicated", 0
+    pids = cgroup.pids()
+    if pids is not None and set(pids) <= session_side_pids(os.getpid()):
+        return "container", stat[0] + stat[1]
+    return "shared", 0
+
+
+def _shim(command: list[str], procs_file: str | None, *, report_pid: bool = False) -> list[str]:
+    """``command`` behind a tiny ``sh`` that first joins the build's cgroup (so nothing the
+    build forks can start outside it) and, with ``report_pid``, writes its pid to its stdin
+    (a pipe's write end) before the build gets /dev/null there; argv passes through untouched."""
+    if procs_file is None and not report_pid:
+        return command
+    script = ""
+    if procs_file is not None:
+        script += '{ echo $$ > "$0"; } 2>/dev/null; '
+    if report_pid:
+        script += "echo $$ >&0; exec 0</dev/null; "
+    return ["/bin/sh", "-c", script + 'exec "$@"', procs_file or "sh", *command]
+
+
+_SETSID_FORKS: bool | None = None
+
+
+def _setsid_forks() -> bool:
+    """Whether ``setsid -f`` (util-linux) is here: it forks, and its parent exits at once."""
+    global _SETSID_FORKS
+    if _SETSID_FORKS is None:
+        setsid = shutil.which("setsid")
+        try:
+            done = subprocess.run(
+                [setsid or "setsid", "-f", "true"], capture_output=True, timeout=5, check=False
+            )
+            _SETSID_FORKS = setsid is not None and done.returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            _SETSID_FORKS = False
+    return _SETSID_FORKS
 
 
 def _own_hwm_bytes() -> int:
@@ -327,19 +381,22 @@ class Session:
 
         cgroup: CgroupView | None = None
         dedicated: DedicatedCgroup | None = None
-        if opts.use_cgroup:
+        if opts.use_cgroup and opts.read_cgroup:
             limit = None if opts.memory_limit_mb is None else int(opts.memory_limit_mb * 1024 * 1024)
             dedicated = DedicatedCgroup.create(
                 f"telemetry-{os.getpid()}-{time.time_ns()}", memory_limit_bytes=limit
             )
-        cgroup = dedicated if dedicated is not None else CgroupView.current()
+        if dedicated is not None:
+            cgroup = dedicated
+        elif opts.read_cgroup:
+            cgroup = CgroupView.current()
         oom_before = cgroup.oom_kills() if cgroup is not None else None
         vmstat_oom_before = _vmstat_oom_kills()
         previous_subreaper = _set_subreaper(True) if opts.subreaper else None
 
         # The build may use at most the smallest limit on its way up: ours (a container's)
         # and the dedicated cgroup's, if one was set.
-        own = cgroup if dedicated is None else CgroupView.current()
+        own = cgroup if dedicated is None or not opts.read_cgroup else CgroupView.current()
         limits = [v.limit_bytes() for v in (own, dedicated) if v is not None]
         known = [limit for limit in limits if limit is not None]
         try:
@@ -347,8 +404,11 @@ class Session:
         except OSError:
             system = _empty_system(output_path)
 
+        layout, session_side = memory_layout(dedicated is not None, cgroup)
         samplers: list[Sampler[Any]] = []
-        memory = MemorySampler(capacity=opts.series_capacity)
+        memory = MemorySampler(
+            capacity=opts.series_capacity, layout=layout, session_baseline_bytes=session_side
+        )
         cpu = CpuSampler(capacity=opts.series_capacity)
         network = NetworkSampler(capacity=opts.series_capacity)
         disk = DiskSampler(capacity=opts.series_capacity)
@@ -365,7 +425,7 @@ class Session:
             except OSError as exc:
                 self._errors.append(f"{sampler.name}: cannot open sample log: {exc}")
 
-        tree = ProcessTree(cgroup=cgroup, pss_every=opts.pss_every)
+        tree = ProcessTree(cgroup=cgroup, unique=layout in ("shared", "none"), interval=opts.sample_interval)
         tracker = StageTracker(start)
         tail = EventTail(str(events_path))
         monitor = _Monitor(
@@ -383,16 +443,15 @@ class Session:
                 if problem is not None:
                     outcome = self._spawn_failed(problem)
                 else:
-                    spawn_command = command
-                    if dedicated is not None:
-                        # The shim joins the cgroup before exec'ing the build, so nothing the
-                        # build forks can start outside it; argv is passed through untouched.
-                        shim = '{ echo $$ > "$0"; } 2>/dev/null; exec "$@"'
-                        spawn_command = ["/bin/sh", "-c", shim, dedicated.procs_file, *command]
+                    procs_file = dedicated.procs_file if dedicated is not None else None
                     read_fd, write_fd = os.pipe()
                     spawner_hwm = _own_hwm_bytes()
                     try:
-                        pid = self._spawn(spawn_command, env, stdout=write_fd)
+                        if previous_subreaper is not None and _setsid_forks():
+                            pid = self._spawn_detached(command, env, write_fd, procs_file)
+                            spawner_hwm = 0  # forked by a fresh, tiny process: nothing inherited
+                        else:
+                            pid = self._spawn(_shim(command, procs_file), env, stdout=write_fd)
                     except OSError as exc:
                         os.close(read_fd)
                         outcome = self._spawn_failed(str(exc))
@@ -452,7 +511,7 @@ class Session:
             end_time=end,
             build_rusage=build_rusage,
             adopted_rusage=tuple(monitor.adopted),
-            spawner_hwm_bytes=spawner_hwm,
+            spawner_rss_bytes=spawner_hwm,
         )
         results = [self._result(s, facts) for s in samplers]
         if outcome is not None and self._near_memory_limit(outcome, results[0], system):
@@ -473,7 +532,7 @@ class Session:
             system=system,
             memory=results[0],
             cpu=results[1],
-            network=results[2],
+            network=with_builder_downloads(results[2], tracker.counters()),
             disk=results[3],
             stages=tracker.stages(),
             failures=tracker.failures(),
@@ -515,6 +574,53 @@ class Session:
             with contextlib.suppress(OSError):
                 os.killpg(self._pgid, self._cancel_signal)
         return proc.pid
+
+    def _spawn_detached(
+        self, command: list[str], env: Mapping[str, str], stdout: int, procs_file: str | None
+    ) -> int:
+        """Start the build as the child of a fresh ``setsid -f``, which exits at once.
+
+        Why: a fork copies its parent's memory descriptor with its high-water mark, and
+        ``execve`` keeps it in ``ru_maxrss``, so a build forked from the session "had"
+        the session's peak memory. ``setsid`` is a new small image; the build it forks
+        inherits only that, and is re-parented to the session (a child subreaper), which
+        reaps it with an rusage that is the build's own. The build leads its own session
+        and process group, as with a direct spawn.
+        """
+        report_r, report_w = os.pipe()
+        try:
+            intermediate = subprocess.Popen(
+                ["setsid", "-f", *_shim(command, procs_file, report_pid=True)],
+                stdin=report_w,
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+                env=dict(env),
+                cwd=self.options.cwd,
+                start_new_session=True,
+                close_fds=True,
+            )
+            os.close(report_w)
+            report_w = -1
+            intermediate.wait()
+            data = b""
+            while True:
+                chunk = os.read(report_r, 64)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            os.close(report_r)
+            if report_w >= 0:
+                os.close(report_w)
+        try:
+            pid = int(data.strip())
+        except ValueError:
+            raise OSError(f"the build did not start (setsid exited with {intermediate.returncode})") from None
+        self._pgid = pid
+        if self._cancel_signal is not None:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, self._cancel_signal)
+        return pid
 
     def _spawn_failed(self, message: str) -> ProcessOutcome:
         code = 126 if "Permission denied" in message else 127

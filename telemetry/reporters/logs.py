@@ -76,6 +76,12 @@ def render_telemetry_log(metrics: Mapping[str, Any]) -> str:
     )
     add(f"  Uploaded:       {network['bytes_uploaded']} bytes ({_human_bytes(network['bytes_uploaded'])})")
     add(f"  Connections:    {network['connection_count']}")
+    add(f"  Interface:      {_sharing(network.get('interface_shared'), network['interface'])}")
+    builder = network.get("builder_downloaded_bytes")
+    if builder is not None:
+        add(f"  Builder downloaded: {builder} bytes ({_human_bytes(builder)})")
+    else:
+        add("  Builder downloaded: not reported by this build")
     add("Disk")
     add(
         f"  Read/written:   {_human_bytes(disk['read_bytes'])} / "
@@ -131,6 +137,16 @@ def render_telemetry_log(metrics: Mapping[str, Any]) -> str:
         add("Sampler errors (skipped)")
         out.extend(f"  {e}" for e in metrics["sampler_errors"])
     return "\n".join(out) + "\n"
+
+
+def _sharing(shared: object, interface: str) -> str:
+    """What the interface counters include, in words."""
+    where = "loopback only (traffic inside this machine); " if interface == "lo" else ""
+    if shared is True:
+        return where + "shared with other processes: the counters include other traffic on this machine"
+    if shared is False:
+        return where + "the build's own network namespace: no other traffic included"
+    return where + "could not tell whether it is shared: the counters may include other traffic"
 
 
 def _signed(value: int | None) -> str:

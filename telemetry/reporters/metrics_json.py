@@ -17,6 +17,7 @@ from typing import Any, Final
 from telemetry.baseline import Comparison, round_half_away
 from telemetry.failures import FailureAnalysis, signal_name
 from telemetry.model import RunData, StageRecord
+from telemetry.samplers.memory import SOURCE_TEXT
 
 SCHEMA_VERSION: Final = 1
 
@@ -86,14 +87,16 @@ def build_metrics(
             "peak_usage_mb": _i(memory.peak_mb),
             "peak_usage_mb_exact": _r(memory.peak_mb, 2),
             "peak_source": memory.peak_source,
+            "peak_source_description": SOURCE_TEXT.get(memory.peak_source, ""),
+            "layout": memory.layout,
             "peak_figures": [{"source": f.source, "value_mb": _r(f.value_mb, 2)} for f in memory.figures],
             "system_used_peak_mb": _r(memory.system_used_peak_mb),
             "samples": [
                 {
                     "timestamp": _r(s.timestamp, 3),
-                    "memory_mb": _r(s.tree_rss_mb),
+                    "memory_mb": _r(s.memory_mb),
                     "system_used_mb": _r(s.system_used_mb),
-                    "pss_mb": None if s.tree_pss_mb is None else _r(s.tree_pss_mb),
+                    "tree_rss_mb": None if s.tree_rss_mb is None else _r(s.tree_rss_mb),
                 }
                 for s in memory.samples
             ],
@@ -103,6 +106,13 @@ def build_metrics(
             "bytes_uploaded": int(run.network.bytes_uploaded),
             "interface": run.network.interface,
             "connection_count": int(run.network.connection_count),
+            # Whether the counters above include other processes' traffic (null: unknown).
+            "interface_shared": run.network.interface_shared,
+            "builder_downloaded_bytes": (
+                None
+                if run.network.builder_downloaded_bytes is None
+                else int(run.network.builder_downloaded_bytes)
+            ),
             "per_interface": {
                 name: {"bytes_received": int(rx), "bytes_sent": int(tx)}
                 for name, (rx, tx) in sorted(run.network.per_interface.items())

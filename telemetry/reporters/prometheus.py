@@ -60,6 +60,19 @@ def render(metrics: Mapping[str, Any]) -> bytes:
     _gauge(reg, "build_network_connections", "Distinct remote endpoints contacted").set(
         network["connection_count"]
     )
+    # Absent when unknown, rather than a made-up value.
+    shared = network.get("interface_shared")
+    if shared is not None:
+        _gauge(
+            reg,
+            "build_network_interface_shared",
+            "1 when other processes share the measured interface (its counters include their traffic)",
+        ).set(1 if shared else 0)
+    builder = network.get("builder_downloaded_bytes")
+    if builder is not None:
+        _gauge(
+            reg, "build_network_builder_downloaded_bytes", "Bytes the build reported downloading itself"
+        ).set(builder)
 
     cpu_seconds = _gauge(reg, "build_cpu_seconds", "CPU time of the build's process tree", ["mode"])
     cpu_seconds.labels(mode="user").set(cpu["user_seconds"])

@@ -40,10 +40,10 @@ class FinalFacts:
     end_time: float
     build_rusage: resource.struct_rusage | None  # os.wait4 of the build root (incl. reaped descendants)
     adopted_rusage: tuple[resource.struct_rusage, ...]  # orphans the session reaped as subreaper
-    # The session's own VmHWM when it spawned the build. Linux carries the pre-exec image's
-    # high-water mark into ru_maxrss across execve, and the build root starts as a fork of
-    # the session, so a build_rusage maxrss at or below this figure may be ours, not the build's.
-    spawner_hwm_bytes: int = 0
+    # The high-water mark the build root inherited from the process that forked it: a fork
+    # copies the parent's mm with its VmHWM, and execve keeps it in ru_maxrss, so a
+    # build_rusage maxrss at or below this figure may be the spawner's, not the build's.
+    spawner_rss_bytes: int = 0
 
 
 class Sampler(ABC, Generic[ResultT]):

@@ -1,50 +1,50 @@
-"""Memory: the tree's RSS over time, and a peak that sampling cannot miss.
+"""Memory: what the build held resident at once, every page counted once, spikes included.
 
-The headline ``peak_mb`` answers "how much memory was resident for the build at
-once, at most" (RSS summed over the tree, the same measure as the samples). A
-1 s poller misses a grandchild that holds 300 MB for 100 ms, so several exact
-sources are combined, each reported with its label:
+The headline ``peak_mb`` is the most memory the build's processes held resident at
+one moment: anonymous memory plus the file pages they map, each physical page counted
+once however many processes map it (a fork's copy-on-write pages, shared libraries, a
+file mapped by many readers). Page cache that no process maps (files the build wrote
+or read) is the kernel's, not the build's. RSS summed over processes is not this
+figure: it counts a shared page once per process (``tree_rss_sum``, kept as a label).
 
-``sampled_tree_rss``
-    max over ticks of the summed RSS. Exact at the ticks, blind between them.
-``tree_rss_with_cgroup_spikes`` (the usual headline)
-    The kernel records the exact peak of a cgroup. The build's dedicated cgroup
-    has its peak reset at every tick, so each tick knows the highest charge since
-    the previous one; what exceeded the charge at both ends of the interval was
-    transient, and is added to the tree RSS at the ends:
-    ``max(R[t-1], R[t]) + max(0, P[t] - max(U[t-1], U[t]))``. Offsets between RSS
-    and cgroup charge (page cache, shared libraries counted once, this process
-    in a container's cgroup) cancel in the difference as long as they are steady
-    over one interval; only transient page cache (a temp file created and
-    deleted within one tick) would be counted as a spike. When the peak cannot be
-    reset (a container's read-only cgroup), a rise of the all-time peak is still
-    attributed to the interval where it happened, which is the case that matters
-    for the maximum.
-``tree_rss_young_poll``
-    Between walks, processes younger than two intervals are polled every few
-    tens of milliseconds (``ProcessTree.quick_poll``; the pace adapts to a CPU
-    budget): young processes at their current RSS plus the others at their last
-    walk. In RSS units like the samples, so shared libraries count as they do
-    in ``sampled_tree_rss``; catches spikes that last longer than one poll.
-``tree_rss_with_hwm_spikes``
-    Per-process VmHWM: a process whose high-water mark rose since the last tick
-    peaked in between; the tree is estimated at ``R[t] - rss + hwm`` of the one
-    that rose most. Catches spikes of processes that live across a tick.
-``rusage_children``
-    ``os.wait4`` of the build root: the largest single descendant's max RSS over
-    every process that was reaped inside the tree, however short-lived. A lower
-    bound of the tree's peak.
-``process_hwm``
-    max over ticks of the sum of VmHWM of live members: an upper bound (each
-    process's own peak, not necessarily at the same time). Not a headline.
-``cgroup_v1_max_usage`` / ``cgroup_v2_memory.peak`` (dedicated cgroup) or with
-``_container`` (our own, shared with this process): the raw kernel peak of
-    charged memory, page cache included.
+At each tick the level comes from the best source the layout offers (``layout``):
 
-The headline is the largest of the lower-bound estimates (the first five). The
-cgroup estimate counts a spike's pages once (the kernel's charge) while RSS counts
-shared library pages in every process, so for a spike too short for the young
-poll it reads a few MB per short-lived process below an RSS sum.
+``cgroup_resident``
+    ``dedicated``: the build runs in a memory cgroup of its own; its ``memory.stat``
+    (v2 ``anon + file_mapped``, v1 ``total_rss + total_mapped_file``) is that figure,
+    kept by the kernel.
+``container_cgroup_resident``
+    ``container``: the build shares a cgroup only with the session and its ancestors
+    (a Docker action: the entrypoint and the build in the container's read-only
+    cgroup). The same figure less what the session side held at the start, plus the
+    session's own anonymous growth since.
+``tree_unique``
+    ``shared`` (our cgroup also holds unrelated processes, e.g. a runner service) or
+    ``none``: summed PSS of the tree, read within a CPU budget (``ProcessTree``).
+
+Between ticks a spike can come and go; three estimates catch it, each built to err
+low rather than high, and the headline is the largest figure of all:
+
+``young_process_poll``
+    quick polls of processes younger than two intervals (every ~50 ms): the previous
+    level plus their anonymous growth since, less what left.
+``process_hwm_rise``
+    a process alive at a tick whose ``VmHWM`` rose since the previous one peaked in
+    between: the level plus its high-water mark above its current RSS (less file
+    pages it unmapped, which others may still map).
+``cgroup_interval_peak``
+    where the cgroup's peak covers just this interval (reset every tick) or rose in it:
+    that peak less what was not the build's at the start of the interval (page cache,
+    kernel memory, the session) and less every byte the tree read or wrote since, which
+    bounds the page cache it can have added.
+``largest_process_rusage``
+    after the run, ``ru_maxrss`` of what the session reaped: the largest single process
+    (shared pages included). A floor.
+
+Labelled figures that are not the headline: ``tree_rss_sum`` and
+``cgroup_peak_with_page_cache`` (the kernel's peak of everything charged to the
+cgroup, page cache included: how close the runner came to its memory limit; in the
+``container`` layout it includes the entrypoint, in ``shared`` the whole service).
 """
 
 from __future__ import annotations
@@ -55,13 +55,42 @@ from telemetry.proctree import TreeSnapshot
 from telemetry.samplers.interface import BoundedSeries, FinalFacts, Sampler, SampleRecord, SamplingContext
 
 _MB = 1024 * 1024
-_HEADLINE_SOURCES = (
-    "tree_rss_young_poll",
-    "tree_rss_with_cgroup_spikes",
-    "tree_rss_with_hwm_spikes",
-    "sampled_tree_rss",
-    "rusage_children",
+
+LAYOUTS = ("dedicated", "container", "shared", "none")
+_LEVEL_SOURCE = {
+    "dedicated": "cgroup_resident",
+    "container": "container_cgroup_resident",
+    "shared": "tree_unique",
+    "none": "tree_unique",
+}
+# Headline candidates, in the order that breaks ties (the earlier says more).
+HEADLINE_SOURCES = (
+    "cgroup_resident",
+    "container_cgroup_resident",
+    "tree_unique",
+    "cgroup_interval_peak",
+    "young_process_poll",
+    "process_hwm_rise",
+    "largest_process_rusage",
 )
+LABEL_SOURCES = ("tree_rss_sum", "cgroup_peak_with_page_cache")
+# What each source is, for people (logs, summaries).
+SOURCE_TEXT = {
+    "cgroup_resident": "the build's cgroup: anonymous + mapped file pages at each sample",
+    "container_cgroup_resident": "the container's cgroup less the entrypoint: anonymous + mapped file pages",
+    "tree_unique": "the process tree's proportional set size (PSS) at each sample",
+    "cgroup_interval_peak": "the cgroup's peak between two samples, less page cache and I/O",
+    "young_process_poll": "new processes polled between samples",
+    "process_hwm_rise": "a process's high-water mark between samples",
+    "largest_process_rusage": "the largest single process (rusage)",
+    "tree_rss_sum": "RSS summed over processes (counts shared pages once per process)",
+    "cgroup_peak_with_page_cache": "the cgroup's own peak, page cache included",
+}
+
+
+def memory_source_text(source: str) -> str:
+    """What a peak figure's source is, in words (never the bare identifier)."""
+    return SOURCE_TEXT.get(source, "source unknown")
 
 
 def system_used_bytes(meminfo: str) -> int:
@@ -77,86 +106,144 @@ def system_used_bytes(meminfo: str) -> int:
     return max(0, total - available)
 
 
+def own_anon_bytes(status_path: str = "/proc/self/status") -> int:
+    """This process's RssAnon (0 when /proc cannot tell)."""
+    try:
+        with open(status_path, encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def _keep_larger(a: MemorySample, b: MemorySample) -> MemorySample:
-    return a if a.tree_rss_mb > b.tree_rss_mb else b
+    return a if a.memory_mb > b.memory_mb else b
 
 
 class MemorySampler(Sampler[MemoryResult]):
     name = "memory"
 
-    def __init__(self, *, capacity: int = 720, meminfo_path: str = "/proc/meminfo") -> None:
+    def __init__(
+        self,
+        *,
+        capacity: int = 720,
+        layout: str = "none",
+        session_baseline_bytes: int = 0,
+        meminfo_path: str = "/proc/meminfo",
+        self_status_path: str = "/proc/self/status",
+    ) -> None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown memory layout {layout!r}")
+        self.layout = layout
+        self._level_source = _LEVEL_SOURCE[layout]
+        # container layout: what the session side held in the cgroup when the build started,
+        # and our own anonymous memory then (our growth since is ours, not the build's).
+        self._baseline = session_baseline_bytes
+        self._self_status = self_status_path
+        self._self_anon_start = own_anon_bytes(self_status_path) if layout == "container" else 0
         self._meminfo_path = meminfo_path
         self._series: BoundedSeries[MemorySample] = BoundedSeries(capacity, _keep_larger)
-        self._sampled_peak = 0
-        self._hwm_sum_peak = 0
-        self._hwm_spike_peak = 0
-        self._cgroup_spike_peak: int | None = None
-        self._young_poll_peak: int | None = None
+        self._peaks: dict[str, int] = {}
         self._cgroup_raw_peak: int | None = None
-        self._cgroup_label = ""
         self._system_peak = 0
-        self._rusage_peak: int | None = None
-        self._prev_rss: int | None = None
+        self._prev_level: int | None = None
         self._prev_cgroup: CgroupReading | None = None
-        self._prev_hwm: dict[int, int] = {}
+        self._prev_io = 0
+        self._prev_hwm: dict[int, tuple[int, int]] = {}  # pid -> (VmHWM, file pages) at the last tick
         self.last_interval_peak_mb = 0.0  # read by the stage tracker after each tick
 
     def start(self, context: SamplingContext) -> None:
-        self._prev_rss = 0  # nothing of the build was resident before it started
+        self._prev_level = 0  # nothing of the build was resident before it started
 
-    def _cgroup_excess(self, reading: CgroupReading) -> int | None:
-        """Transient charge above both ends of the interval, if the interval's peak is known."""
+    def _note(self, source: str, value: int) -> None:
+        if value > self._peaks.get(source, -1):
+            self._peaks[source] = value
+
+    def _session_side(self) -> int:
+        if self.layout != "container":
+            return 0
+        return self._baseline + own_anon_bytes(self._self_status) - self._self_anon_start
+
+    def _level(self, tick: TreeSnapshot) -> int:
+        reading = tick.cgroup
+        if self.layout in ("dedicated", "container") and reading is not None:
+            resident = reading.resident_bytes
+            if resident is not None:
+                return max(0, resident - self._session_side())
+        if tick.unique_bytes is not None:
+            return tick.unique_bytes
+        return tick.rss_bytes  # no better source this tick (the samples say which)
+
+    def _cgroup_bounds(self, reading: CgroupReading, io_delta: int) -> tuple[int | None, int | None]:
+        """(lower estimate, upper bound) of the build's memory at the cgroup's peak in this
+        interval, or None where the peak says nothing about this interval."""
         prev = self._prev_cgroup
-        if reading.peak_bytes is None:
-            return None
-        if reading.peak_was_reset:
-            base = max(reading.usage_bytes, prev.usage_bytes if prev is not None else 0)
-            return max(0, reading.peak_bytes - base)
-        if prev is None or prev.peak_bytes is None:
-            return None  # the all-time peak may predate the build
-        if reading.peak_bytes > prev.peak_bytes:
-            return max(0, reading.peak_bytes - max(reading.usage_bytes, prev.usage_bytes))
-        return 0
+        if prev is None or reading.peak_bytes is None or reading.resident_bytes is None:
+            return None, None
+        if prev.resident_bytes is None:
+            return None, None
+        if not reading.peak_was_reset and (prev.peak_bytes is None or reading.peak_bytes <= prev.peak_bytes):
+            return None, None  # an all-time peak that did not rise: it happened before
+        side = self._session_side()
+        not_build_before = prev.usage_bytes - prev.resident_bytes
+        not_build_after = reading.usage_bytes - reading.resident_bytes
+        lower = reading.peak_bytes - not_build_before - io_delta - side
+        upper = reading.peak_bytes - min(not_build_before, not_build_after) - side
+        return max(0, lower), max(0, upper)
 
     def sample(self, tick: TreeSnapshot, now: float) -> SampleRecord | None:
-        rss = tick.rss_bytes
-        prev_rss = self._prev_rss if self._prev_rss is not None else rss
-        base = max(rss, prev_rss)
-        self._sampled_peak = max(self._sampled_peak, rss)
-        self._hwm_sum_peak = max(self._hwm_sum_peak, tick.hwm_bytes)
+        level = self._level(tick)
+        prev_level = self._prev_level if self._prev_level is not None else level
+        source = self._level_source
+        if tick.unique_bytes is None and not (
+            self.layout in ("dedicated", "container")
+            and tick.cgroup is not None
+            and tick.cgroup.resident_bytes is not None
+        ):
+            source = "tree_rss_sum"
+        self._note(source, level)
+        self._note("tree_rss_sum", tick.rss_bytes)
 
-        # Per-process high-water marks that rose since the previous tick.
+        spikes: dict[str, int] = {}
+        if tick.quick_rise_bytes is not None and tick.quick_rise_bytes > 0:
+            spikes["young_process_poll"] = prev_level + tick.quick_rise_bytes
+
         hwm_excess = 0
-        current_hwm: dict[int, int] = {}
+        current: dict[int, tuple[int, int]] = {}
         for proc in tick.processes:
-            current_hwm[proc.pid] = proc.hwm_bytes
-            if proc.hwm_bytes > self._prev_hwm.get(proc.pid, 0):
-                hwm_excess = max(hwm_excess, proc.hwm_bytes - proc.rss_bytes)
-        self._prev_hwm = current_hwm
-        hwm_estimate = rss + hwm_excess
-        self._hwm_spike_peak = max(self._hwm_spike_peak, hwm_estimate)
-        interval_peak = max(base, hwm_estimate)
-
-        if tick.quick_peak_rss_bytes is not None:
-            self._young_poll_peak = max(self._young_poll_peak or 0, tick.quick_peak_rss_bytes, rss)
-            interval_peak = max(interval_peak, tick.quick_peak_rss_bytes)
+            current[proc.pid] = (proc.hwm_bytes, proc.file_bytes)
+            before = self._prev_hwm.get(proc.pid)
+            if before is None or proc.hwm_bytes > before[0]:
+                unmapped = max(0, before[1] - proc.file_bytes) if before is not None else 0
+                hwm_excess = max(hwm_excess, proc.hwm_bytes - proc.rss_bytes - unmapped)
+        self._prev_hwm = current
+        if hwm_excess > 0:
+            spikes["process_hwm_rise"] = level + hwm_excess
 
         reading = tick.cgroup
-        cgroup_excess: int | None = None
+        io_delta = max(0, tick.io_cache_bound_bytes - self._prev_io)
+        self._prev_io = tick.io_cache_bound_bytes
         if reading is not None:
-            cgroup_excess = self._cgroup_excess(reading)
-            version = "cgroup_v2_memory.peak" if reading.version == 2 else "cgroup_v1_max_usage"
-            self._cgroup_label = version if reading.dedicated else version + "_container"
             if reading.peak_bytes is not None:
                 self._cgroup_raw_peak = max(
                     self._cgroup_raw_peak or 0, reading.peak_bytes, reading.usage_bytes
                 )
-            if cgroup_excess is not None:
-                estimate = base + cgroup_excess
-                self._cgroup_spike_peak = max(self._cgroup_spike_peak or 0, estimate)
-                interval_peak = max(interval_peak, estimate)
+            if self.layout in ("dedicated", "container"):
+                lower, upper = self._cgroup_bounds(reading, io_delta)
+                if lower is not None:
+                    spikes["cgroup_interval_peak"] = lower
+                if upper is not None:
+                    # What the processes suggest cannot exceed what the kernel charged.
+                    for name in ("young_process_poll", "process_hwm_rise"):
+                        if name in spikes:
+                            spikes[name] = min(spikes[name], max(upper, level))
             self._prev_cgroup = reading
-        self._prev_rss = rss
+        for name, value in spikes.items():
+            self._note(name, value)
+        interval_peak = max(level, prev_level, *spikes.values())
+        self._prev_level = level
 
         try:
             with open(self._meminfo_path, encoding="ascii") as handle:
@@ -166,25 +253,22 @@ class MemorySampler(Sampler[MemoryResult]):
         self._system_peak = max(self._system_peak, system_used)
         self.last_interval_peak_mb = interval_peak / _MB
 
-        pss_mb = None if tick.pss_bytes is None else round(tick.pss_bytes / _MB, 1)
         self._series.append(
             MemorySample(
                 timestamp=now,
-                tree_rss_mb=round(rss / _MB, 1),
+                memory_mb=round(level / _MB, 1),
                 system_used_mb=round(system_used / _MB, 1),
-                tree_pss_mb=pss_mb,
+                tree_rss_mb=round(tick.rss_bytes / _MB, 1),
             )
         )
         record: dict[str, object] = {
             "timestamp": round(now, 3),
-            "memory_mb": round(rss / _MB, 1),
-            "tree_hwm_mb": round(tick.hwm_bytes / _MB, 1),
+            "memory_mb": round(level / _MB, 1),
             "interval_peak_mb": round(interval_peak / _MB, 1),
+            "tree_rss_mb": round(tick.rss_bytes / _MB, 1),
             "system_used_mb": round(system_used / _MB, 1),
             "processes": len(tick.processes),
         }
-        if pss_mb is not None:
-            record["tree_pss_mb"] = pss_mb
         if reading is not None:
             record["cgroup_usage_mb"] = round(reading.usage_bytes / _MB, 1)
         return record
@@ -194,43 +278,43 @@ class MemorySampler(Sampler[MemoryResult]):
         values = [u.ru_maxrss * 1024 for u in facts.adopted_rusage]
         if facts.build_rusage is not None:
             build_maxrss = facts.build_rusage.ru_maxrss * 1024
-            # At or below the session's own high-water mark the figure may be inherited from
-            # the fork that started the build (see FinalFacts.spawner_hwm_bytes): not evidence.
-            if build_maxrss > facts.spawner_hwm_bytes:
+            # At or below what the session held when it forked the build, the figure may be
+            # inherited from that fork (see FinalFacts.spawner_rss_bytes): not evidence.
+            if build_maxrss > facts.spawner_rss_bytes:
                 values.append(build_maxrss)
         if values:
-            self._rusage_peak = max(values)
+            self._note("largest_process_rusage", max(values))
 
     def figures(self) -> tuple[PeakFigure, ...]:
-        found: list[PeakFigure] = [
-            PeakFigure("sampled_tree_rss", round(self._sampled_peak / _MB, 1)),
-            PeakFigure("tree_rss_with_hwm_spikes", round(self._hwm_spike_peak / _MB, 1)),
-            PeakFigure("process_hwm", round(self._hwm_sum_peak / _MB, 1)),
-        ]
-        if self._young_poll_peak is not None:
-            found.append(PeakFigure("tree_rss_young_poll", round(self._young_poll_peak / _MB, 1)))
-        if self._cgroup_spike_peak is not None:
-            found.append(PeakFigure("tree_rss_with_cgroup_spikes", round(self._cgroup_spike_peak / _MB, 1)))
-        if self._rusage_peak is not None:
-            found.append(PeakFigure("rusage_children", round(self._rusage_peak / _MB, 1)))
+        found = [PeakFigure(s, round(self._peaks[s] / _MB, 1)) for s in HEADLINE_SOURCES if s in self._peaks]
+        if "tree_rss_sum" in self._peaks:
+            found.append(PeakFigure("tree_rss_sum", round(self._peaks["tree_rss_sum"] / _MB, 1)))
         if self._cgroup_raw_peak is not None:
-            found.append(PeakFigure(self._cgroup_label, round(self._cgroup_raw_peak / _MB, 1)))
+            found.append(PeakFigure("cgroup_peak_with_page_cache", round(self._cgroup_raw_peak / _MB, 1)))
         return tuple(found)
 
     def result(self) -> MemoryResult:
         figures = self.figures()
-        candidates = [f for f in figures if f.source in _HEADLINE_SOURCES]
-        # Prefer the earlier source on ties: it says more about how the figure was found.
-        best = max(candidates, key=lambda f: (f.value_mb, -_HEADLINE_SOURCES.index(f.source)))
+        candidates = [f for f in figures if f.source in HEADLINE_SOURCES]
+        if not candidates:  # no tick at all: the labels are all there is
+            candidates = [f for f in figures if f.source == "tree_rss_sum"] or [PeakFigure("none", 0.0)]
+        order = {s: i for i, s in enumerate((*HEADLINE_SOURCES, "tree_rss_sum", "none"))}
+        best = max(candidates, key=lambda f: (f.value_mb, -order[f.source]))
         return MemoryResult(
             peak_mb=best.value_mb,
             peak_source=best.source,
             figures=figures,
             system_used_peak_mb=round(self._system_peak / _MB, 1),
             samples=self._series.items(),
+            layout=self.layout,
         )
 
     def empty_result(self) -> MemoryResult:
         return MemoryResult(
-            peak_mb=0.0, peak_source="sampled_tree_rss", figures=(), system_used_peak_mb=0.0, samples=()
+            peak_mb=0.0,
+            peak_source="none",
+            figures=(),
+            system_used_peak_mb=0.0,
+            samples=(),
+            layout=self.layout,
         )

@@ -9,6 +9,12 @@ noise floor (a local test server, or a build that only talks to localhost). On
 loopback every packet is both sent and received, so ``bytes_downloaded`` and
 ``bytes_uploaded`` there both count the traffic of both directions.
 
+Whether the namespace is shared with other processes (so the counters include
+their traffic) is checked once at the start and once at the end
+(``telemetry.netns``); the bytes the build says it downloaded itself (the
+``BUILDER_DOWNLOADED_BYTES`` counter of the event channel) are put beside the
+counters by ``with_builder_downloads``.
+
 Connections: socket inodes found in the fds of the tree's processes are looked
 up in ``/proc/net/tcp{,6}`` for their peers; each step only runs when the
 previous one says something changed (see ``_track_connections``), so a quiet
@@ -18,10 +24,14 @@ ticks are not counted.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 
+from telemetry.events import BUILDER_DOWNLOADED_BYTES
 from telemetry.model import NetworkResult, NetworkSample
+from telemetry.netns import namespace_shared
 from telemetry.proctree import TreeSnapshot
 from telemetry.samplers.interface import BoundedSeries, FinalFacts, Sampler, SampleRecord, SamplingContext
 
@@ -87,6 +97,23 @@ def choose_interface(per_interface: Mapping[str, tuple[int, int]], default: str 
     return default or busiest or LOOPBACK
 
 
+def either_shared(first: bool | None, second: bool | None) -> bool | None:
+    """Shared if either check saw another user; exclusive only if both saw none."""
+    if first is True or second is True:
+        return True
+    if first is None or second is None:
+        return None
+    return False
+
+
+def with_builder_downloads(result: NetworkResult, counters: Mapping[str, float]) -> NetworkResult:
+    """``result`` with the bytes the build reported downloading itself (None if it did not)."""
+    value = counters.get(BUILDER_DOWNLOADED_BYTES)
+    if value is None or not math.isfinite(value):
+        return replace(result, builder_downloaded_bytes=None)
+    return replace(result, builder_downloaded_bytes=max(0, round(value)))
+
+
 def _keep_later(
     a: tuple[float, dict[str, tuple[int, int]]], b: tuple[float, dict[str, tuple[int, int]]]
 ) -> tuple[float, dict[str, tuple[int, int]]]:
@@ -112,6 +139,8 @@ class NetworkSampler(Sampler[NetworkResult]):
         self._sockstat: tuple[str, ...] | None = None
         self._opens_before: int | None = None
         self._opens: int | None = None
+        self._shared_at_start: bool | None = None
+        self._shared_at_end: bool | None = None
 
     def _read_counters(self) -> dict[str, tuple[int, int]]:
         with open(self._net_dev_path, encoding="ascii") as handle:
@@ -120,6 +149,13 @@ class NetworkSampler(Sampler[NetworkResult]):
     def start(self, context: SamplingContext) -> None:
         self._baseline = self._read_counters()
         self._opens_before = tcp_active_opens()
+        self._shared_at_start = self._namespace_shared()
+
+    def _namespace_shared(self) -> bool | None:
+        try:
+            return namespace_shared(self._proc)
+        except Exception:  # a figure, never a reason to fail the run
+            return None
 
     def _update_opens(self) -> None:
         now = tcp_active_opens()
@@ -225,6 +261,7 @@ class NetworkSampler(Sampler[NetworkResult]):
     def finish(self, facts: FinalFacts) -> None:
         self._update()
         self._update_opens()
+        self._shared_at_end = self._namespace_shared()
 
     def result(self) -> NetworkResult:
         interface = choose_interface(self._deltas, self._default)
@@ -241,6 +278,7 @@ class NetworkSampler(Sampler[NetworkResult]):
             connection_count=len(self._endpoints),
             samples=samples,
             tcp_connections_opened=self._opens,
+            interface_shared=either_shared(self._shared_at_start, self._shared_at_end),
         )
 
     def empty_result(self) -> NetworkResult:

@@ -166,6 +166,10 @@ def test_demo_release_builds_every_package(demo_workspace: Path) -> None:
     assert summary["failed"] == [] and summary["error"] is None
     assert summary["telemetry"]["failure_category"] == ""
     assert (demo_workspace / ".telemetry" / "metrics.json").is_file()
+    network = json.loads((demo_workspace / ".telemetry" / "metrics.json").read_text())["network_metrics"]
+    # A local assets folder: the builder reports that it downloaded nothing.
+    assert network["builder_downloaded_bytes"] == 0
+    assert "Builder downloaded 0 B |" in run.summary
 
     assert "| arch \\ suite | bookworm | trixie |" in run.summary
     assert "```mermaid\ngantt" in run.summary and "xychart-beta" in run.summary

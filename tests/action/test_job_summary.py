@@ -29,7 +29,7 @@ def figures(**overrides: object) -> TelemetryFigures:
         "directory": ".telemetry",
         "duration_seconds": 420.4,
         "peak_memory_mb": 2047.6,
-        "peak_memory_source": "process_hwm",
+        "peak_memory_source": "cgroup_resident",
         "network_downloaded_bytes": 52_428_800,
         "network_uploaded_bytes": 1_048_576,
         "network_interface": "eth0",
@@ -121,7 +121,9 @@ def test_success_summary_has_every_part() -> None:
     assert "| arch \\ suite | bookworm | trixie |" in md
     assert "| **arm64** | ✅ 2.0 KiB · lintian ✓ | ✅ 2.0 KiB · lintian ✓ |" in md
     # headline telemetry
-    assert "| Peak memory | 2047.6 MB (source: `process_hwm`) |" in md
+    assert (
+        "| Peak memory | 2047.6 MB (the build's cgroup: anonymous + mapped file pages at each sample) |" in md
+    )
     assert "↓ 50.0 MiB, ↑ 1.0 MiB on `eth0`" in md
     assert "100/100, no baseline" in md
     assert "| Counters | download\\_retries 1 |" in md
@@ -320,3 +322,38 @@ def test_write_appends_and_respects_what_is_already_there(
 def test_no_summary_file_means_nothing_is_written(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     assert write_job_summary(outcome(), "s.json") is None
+
+
+def _network_row(md: str) -> str:
+    return next(line for line in md.splitlines() if line.startswith("| Network |"))
+
+
+@pytest.mark.parametrize(
+    ("shared", "says"),
+    [
+        (True, "counters of a shared interface: include other traffic on this machine"),
+        (False, "the build's own network: no other traffic included"),
+        (None, "not known whether the interface is shared: may include other traffic on this machine"),
+    ],
+)
+def test_network_line_says_what_the_counters_include(shared: bool | None, says: str) -> None:
+    t = figures(network_interface_shared=shared, builder_downloaded_bytes=48_234_496)
+    row = _network_row(render(outcome(telemetry=t), "s.json"))
+    assert row == f"| Network | ↓ 50.0 MiB, ↑ 1.0 MiB on `eth0` ({says}). Builder downloaded 46.0 MiB |"
+
+
+def test_network_line_for_loopback_and_a_build_that_reports_no_downloads() -> None:
+    t = figures(network_interface="lo", network_interface_shared=True, builder_downloaded_bytes=None)
+    row = _network_row(render(outcome(telemetry=t), "s.json"))
+    assert "on `lo` (loopback only: traffic inside this machine" in row
+    assert "include other traffic on this machine" in row
+    assert "Builder downloaded" not in row
+
+
+def test_builder_bytes_are_on_the_network_line_not_among_the_counters() -> None:
+    base = make_run()
+    run = replace(base, counters={**base.counters, "builder_downloaded_bytes": 1234.0})
+    md = render(outcome(run=run, telemetry=figures(builder_downloaded_bytes=1234)), "s.json")
+    assert "Builder downloaded 1.2 KiB" in _network_row(md)
+    assert "| Counters | download\\_retries 1 |" in md
+    assert "builder\\_downloaded" not in md

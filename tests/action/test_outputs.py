@@ -18,7 +18,7 @@ def figures(**overrides: object) -> TelemetryFigures:
         "directory": ".telemetry",
         "duration_seconds": 12.3456,
         "peak_memory_mb": 187.25,
-        "peak_memory_source": "process_hwm",
+        "peak_memory_source": "cgroup_resident",
         "network_downloaded_bytes": 52_428_800,
         "network_uploaded_bytes": 1_048_576,
         "network_interface": "eth0",

@@ -52,8 +52,8 @@ def make_run(
         system=SystemInfo("runner-linux-2", "Linux 5.15.0-78-generic #85-Ubuntu", 2, 8192.0, 45.3),
         memory=MemoryResult(
             peak_mb=peak_mb,
-            peak_source="process_hwm",
-            figures=(PeakFigure("sampled_tree_rss", 1280.0), PeakFigure("process_hwm", peak_mb)),
+            peak_source="cgroup_resident",
+            figures=(PeakFigure("cgroup_resident", peak_mb), PeakFigure("tree_rss_sum", 1280.0)),
             system_used_peak_mb=5120.5,
             samples=samples,
         ),

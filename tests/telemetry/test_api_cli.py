@@ -122,7 +122,7 @@ def test_standalone_run_writes_the_guides_files(guide_run: Path) -> None:
     assert metrics["build_session"]["duration_seconds_exact"] > 0.25
     # The 64 MB child was alive at one of the calls: the sampled tree saw it.
     assert metrics["memory_metrics"]["peak_usage_mb"] >= 64
-    assert metrics["memory_metrics"]["peak_source"] in {"sampled_tree_rss", "process_hwm"}
+    assert metrics["memory_metrics"]["peak_source"] == "tree_unique"
     assert metrics["cpu_metrics"]["user_seconds"] + metrics["cpu_metrics"]["system_seconds"] > 0
 
 
@@ -241,23 +241,38 @@ def test_inside_a_session_calls_become_events(tmp_path: Path) -> None:
 
 
 def test_python_api_in_process_counts_child_rusage(tmp_path: Path) -> None:
-    cfg = TelemetryConfig(True, tmp_path / "t", False, 20.0, None)
-    assert api.init_telemetry(cfg) == tmp_path / "t"
-    assert api.record_build_stage("alloc", cfg)
-    subprocess.run(
-        [sys.executable, "-c", "b = bytearray(96 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"]
+    """The API in the build's own process (a fresh one: a child inherits its parent's
+    high-water mark, so only a peak above the caller's own is the child's)."""
+    script = textwrap.dedent(
+        f"""
+        import json, subprocess, sys
+        from pathlib import Path
+        from telemetry import api
+        cfg = api.TelemetryConfig(True, Path({str(tmp_path / "t")!r}), False, 20.0, None)
+        assert api.init_telemetry(cfg) == cfg.directory
+        assert api.record_build_stage("alloc", cfg)
+        subprocess.run(
+            [sys.executable, "-c", "b = bytearray(96 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"]
+        )
+        assert api.record_build_stage_complete("alloc", "success", "", cfg)
+        report = api.finalize_telemetry(cfg, packages_built=1)
+        assert report is not None and report.status == "success"
+        print(json.dumps(report.metrics["memory_metrics"]))
+        summary = api.get_telemetry_summary(cfg)
+        assert summary is not None and summary["status"] == "success"
+        assert api.save_as_baseline(cfg) == cfg.directory / "baseline.json"
+        comparison = api.check_performance_regressions(cfg)
+        assert comparison is not None and comparison.regressions == () and comparison.performance_score == 100
+        """
     )
-    assert api.record_build_stage_complete("alloc", "success", "", cfg)
-    report = api.finalize_telemetry(cfg, packages_built=1)
-    assert report is not None and report.status == "success"
-    figures = {f["source"]: f["value_mb"] for f in report.metrics["memory_metrics"]["peak_figures"]}
-    assert figures["rusage_children"] >= 96
-    assert report.metrics["memory_metrics"]["peak_usage_mb"] >= 96
-    summary = api.get_telemetry_summary(cfg)
-    assert summary is not None and summary["status"] == "success"
-    assert api.save_as_baseline(cfg) == tmp_path / "t" / "baseline.json"
-    comparison = api.check_performance_regressions(cfg)
-    assert comparison is not None and comparison.regressions == () and comparison.performance_score == 100
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    memory = json.loads(done.stdout.strip().splitlines()[-1])
+    figures = {f["source"]: f["value_mb"] for f in memory["peak_figures"]}
+    assert 96 <= figures["largest_process_rusage"] <= 130
+    assert memory["peak_usage_mb"] >= 96
 
 
 def test_python_api_validates_arguments(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -79,14 +80,60 @@ def test_walk_finds_three_levels_with_parents_and_memory(three_levels: subproces
     assert os.getpid() not in by_pid
 
 
-def test_pss_is_read_every_nth_tick(three_levels: subprocess.Popen[bytes]) -> None:
-    tree = ProcessTree(pss_every=2)
-    tree.set_root(three_levels.pid)
-    first = tree.walk()
-    second = tree.walk()
-    third = tree.walk()
-    assert first.pss_bytes is not None and third.pss_bytes is not None
-    assert second.pss_bytes is None
+# A parent touching 100 MB, then forking three idle children: copy-on-write shares it all.
+COW_FORKS = r"""
+import os, sys, time
+b = bytearray(100 * 2**20)
+for i in range(0, len(b), 4096):
+    b[i] = 1
+for _ in range(3):
+    if os.fork() == 0:
+        time.sleep(30)
+        os._exit(0)
+print("ready", flush=True)
+time.sleep(30)
+"""
+
+# Three readers of one 64 MB file mapped shared.
+SHARED_READERS = r"""
+import mmap, os, subprocess, sys, time
+path = sys.argv[1]
+reader = "import mmap, sys, time\nf = open(sys.argv[1], 'rb')\n"
+reader += "m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\n"
+reader += "s = sum(m[i] for i in range(0, len(m), 4096))\nprint('r', flush=True)\ntime.sleep(30)"
+procs = [subprocess.Popen([sys.executable, "-c", reader, path]) for _ in range(3)]
+time.sleep(30)
+"""
+
+
+@pytest.mark.parametrize("shape", ["cow", "shared-file"])
+def test_unique_estimate_counts_shared_pages_once(shape: str, tmp_path: Path) -> None:
+    """RSS counts shared pages in every process; the unique estimate counts them once."""
+    if shape == "cow":
+        proc = subprocess.Popen([sys.executable, "-c", COW_FORKS], stdout=subprocess.PIPE)
+        expected = 100 * MB
+    else:
+        path = os.path.join(str(tmp_path), "data")
+        with open(path, "wb") as handle:
+            handle.write(os.urandom(64 * MB))
+        proc = subprocess.Popen([sys.executable, "-c", SHARED_READERS, path])
+        expected = 64 * MB
+    try:
+        tree = ProcessTree(unique=True)
+        tree.set_root(proc.pid)
+        snap = _walk_until(tree, lambda s: len(s.processes) == 4 and s.rss_bytes >= 3 * expected, 20)
+        time.sleep(0.5)  # all settled: one more walk, so every member is read in one sweep
+        snap = tree.walk()
+        assert snap.rss_bytes >= 3 * expected  # the measure that overcounts
+        assert snap.unique_bytes is not None
+        # Each python interpreter adds a few MB of its own.
+        assert expected <= snap.unique_bytes <= expected + 40 * MB, snap.unique_bytes / MB
+    finally:
+        for pid in tree.member_pids():
+            with contextlib.suppress(OSError):
+                os.kill(pid, 9)
+        proc.kill()
+        proc.wait()
 
 
 def test_cpu_of_finished_children_is_kept() -> None:
@@ -255,9 +302,11 @@ def test_parse_stat_for_any_command_name(comm: str, ppid: int, start: int) -> No
 
 def test_status_and_io_parsers_on_real_files() -> None:
     with open("/proc/self/status", "rb") as handle:
-        name, rss, hwm, threads = _parse_status(handle.read())
-    assert name and 0 < rss <= hwm and threads >= 1
+        status = _parse_status(handle.read())
+    assert status.name and 0 < status.rss <= status.hwm and status.threads >= 1
+    assert 0 < status.anon < status.rss and status.anon + status.file == status.rss
     with open("/proc/self/io", "rb") as handle:
-        read, write = _parse_io(handle.read())
-    assert read >= 0 and write >= 0
-    assert _parse_status(b"Name:\tzombie\nState:\tZ (zombie)\nThreads:\t1\n") == ("zombie", 0, 0, 1)
+        read, write, chars = _parse_io(handle.read())
+    assert read >= 0 and write >= 0 and chars > 0  # this test's process has read files
+    zombie = _parse_status(b"Name:\tzombie\nState:\tZ (zombie)\nThreads:\t1\n")
+    assert (zombie.name, zombie.rss, zombie.hwm, zombie.threads, zombie.anon) == ("zombie", 0, 0, 1, 0)

@@ -169,7 +169,7 @@ def test_guide_values_for_the_guide_example(tmp_path: Path) -> None:
         "timestamp": T0,
         "memory_mb": 512.0,
         "system_used_mb": 3000.0,
-        "pss_mb": None,
+        "tree_rss_mb": None,
     }
     assert m["network_metrics"]["bytes_downloaded"] == 52428800
     assert m["network_metrics"]["interface"] == "eth0"
@@ -251,7 +251,7 @@ def test_logs_are_human_readable(tmp_path: Path) -> None:
     log = (tmp_path / "build-telemetry.log").read_text()
     assert "Status:           failure" in log
     assert "Category:       resource (permanent)" in log
-    assert "process_hwm" in log
+    assert "cgroup_resident" in log
     stages = (tmp_path / "build-stages.log").read_text().splitlines()
     assert stages[0].startswith("# start_time\tstage\tstatus")
     assert stages[1].split("\t")[1:4] == ["architecture_amd64", "incomplete", "30.0"]
@@ -315,7 +315,7 @@ def test_real_monitored_session_report(tmp_path: Path) -> None:
     assert metrics["memory_metrics"]["samples"]
     # The session's live sample log is kept, not replaced by ours.
     first = json.loads((tdir / "memory-samples.log").read_text().splitlines()[0])
-    assert "tree_hwm_mb" in first
+    assert "tree_rss_mb" in first and first["memory_mb"] <= first["tree_rss_mb"]
     families = {f.name for f in text_string_to_metric_families((tdir / "metrics.prom").read_text())}
     assert {"build_duration_seconds", "peak_memory_mb"} <= families
 

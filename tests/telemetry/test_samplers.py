@@ -20,7 +20,14 @@ from telemetry.samplers.system import collect_system_info, existing_ancestor
 MB = 1024 * 1024
 
 
-def proc(pid: int, rss_mb: float, hwm_mb: float | None = None) -> ProcessSnapshot:
+def proc(
+    pid: int,
+    rss_mb: float,
+    hwm_mb: float | None = None,
+    *,
+    anon_mb: float | None = None,
+    file_mb: float = 0.0,
+) -> ProcessSnapshot:
     return ProcessSnapshot(
         pid=pid,
         ppid=1,
@@ -31,7 +38,6 @@ def proc(pid: int, rss_mb: float, hwm_mb: float | None = None) -> ProcessSnapsho
         start_time=0.0,
         rss_bytes=int(rss_mb * MB),
         hwm_bytes=int((hwm_mb if hwm_mb is not None else rss_mb) * MB),
-        pss_bytes=None,
         user_seconds=0.0,
         system_seconds=0.0,
         children_user_seconds=0.0,
@@ -39,6 +45,8 @@ def proc(pid: int, rss_mb: float, hwm_mb: float | None = None) -> ProcessSnapsho
         read_bytes=0,
         write_bytes=0,
         threads=1,
+        anon_bytes=int((anon_mb if anon_mb is not None else rss_mb - file_mb) * MB),
+        file_bytes=int(file_mb * MB),
     )
 
 
@@ -49,6 +57,9 @@ def tick(
     cgroup: CgroupReading | None = None,
     cpu: tuple[float, float] = (0.0, 0.0),
     io: tuple[int, int] = (0, 0),
+    unique_mb: float | None = None,
+    quick_rise_mb: float | None = None,
+    io_bound_mb: float = 0.0,
 ) -> TreeSnapshot:
     return TreeSnapshot(
         wall_time=t,
@@ -62,14 +73,26 @@ def tick(
         io_write_bytes=io[1],
         rss_bytes=sum(p.rss_bytes for p in procs),
         hwm_bytes=sum(p.hwm_bytes for p in procs),
-        pss_bytes=None,
         cgroup=cgroup,
         walk_cpu_seconds=0.0,
+        io_cache_bound_bytes=int(io_bound_mb * MB),
+        unique_bytes=None if unique_mb is None else int(unique_mb * MB),
+        quick_rise_bytes=None if quick_rise_mb is None else int(quick_rise_mb * MB),
     )
 
 
-def cg(usage_mb: float, peak_mb: float, *, reset: bool = True, dedicated: bool = True) -> CgroupReading:
-    return CgroupReading(1, dedicated, int(usage_mb * MB), int(peak_mb * MB), reset, 0, None)
+def cg(
+    usage_mb: float,
+    peak_mb: float,
+    resident_mb: float,
+    *,
+    reset: bool = True,
+    dedicated: bool = True,
+) -> CgroupReading:
+    """A reading whose charge is ``usage`` of which ``resident`` is anonymous + mapped."""
+    return CgroupReading(
+        1, dedicated, int(usage_mb * MB), int(peak_mb * MB), reset, 0, None, int(resident_mb * MB), 0
+    )
 
 
 def ctx(tmp_path: Path) -> SamplingContext:
@@ -81,55 +104,97 @@ def rusage(maxrss_kb: int = 0, utime: float = 0.0, stime: float = 0.0) -> resour
     return resource.struct_rusage(fields)
 
 
-def test_cgroup_spike_between_ticks_is_added_to_the_tree_rss(tmp_path: Path) -> None:
-    memory = MemorySampler()
+def test_level_is_the_cgroups_resident_memory_not_the_rss_sum(tmp_path: Path) -> None:
+    """Four forks sharing 300 MB: RSS counts it five times, the cgroup once."""
+    memory = MemorySampler(layout="dedicated")
     memory.start(ctx(tmp_path))
-    memory.sample(tick(1.0, [proc(1, 20)], cgroup=cg(15, 15)), 1.0)
-    # Between ticks the cgroup charge reached 315 MB; both ends sit at 15 MB.
-    memory.sample(tick(2.0, [proc(1, 20)], cgroup=cg(15, 315)), 2.0)
-    assert memory.last_interval_peak_mb == 320
-    memory.sample(tick(3.0, [proc(1, 20)], cgroup=cg(15, 16)), 3.0)
+    forks = [proc(i, 300) for i in range(1, 6)]
+    memory.sample(tick(1.0, forks, cgroup=cg(320, 320, 305)), 1.0)
     result = memory.result()
-    assert result.peak_mb == 320 and result.peak_source == "tree_rss_with_cgroup_spikes"
+    assert result.peak_mb == 305 and result.peak_source == "cgroup_resident"
+    assert {f.source: f.value_mb for f in result.figures}["tree_rss_sum"] == 1500
+
+
+def test_cgroup_spike_between_ticks_counts_without_page_cache(tmp_path: Path) -> None:
+    memory = MemorySampler(layout="dedicated")
+    memory.start(ctx(tmp_path))
+    # 100 MB of page cache (charge 115, resident 15) at both ends.
+    memory.sample(tick(1.0, [proc(1, 20)], cgroup=cg(115, 115, 15)), 1.0)
+    # Between ticks the charge reached 415 MB and no I/O happened: a 300 MB spike.
+    memory.sample(tick(2.0, [proc(1, 20)], cgroup=cg(115, 415, 15)), 2.0)
+    assert memory.last_interval_peak_mb == 315
+    memory.sample(tick(3.0, [proc(1, 20)], cgroup=cg(115, 116, 15)), 3.0)
+    result = memory.result()
+    assert result.peak_mb == 315 and result.peak_source == "cgroup_interval_peak"
     figures = {f.source: f.value_mb for f in result.figures}
-    assert figures["sampled_tree_rss"] == 20 and figures["cgroup_v1_max_usage"] == 315
+    assert figures["cgroup_resident"] == 15 and figures["cgroup_peak_with_page_cache"] == 415
+
+
+def test_page_cache_written_and_deleted_between_ticks_is_not_a_spike(tmp_path: Path) -> None:
+    """A 1 GB temporary file: the charge peaks at 1.1 GB, but the tree wrote 1 GB."""
+    memory = MemorySampler(layout="dedicated")
+    memory.start(ctx(tmp_path))
+    memory.sample(tick(1.0, [proc(1, 20)], cgroup=cg(30, 30, 20)), 1.0)
+    memory.sample(tick(2.0, [proc(1, 20)], cgroup=cg(30, 1054, 20), io_bound_mb=1024), 2.0)
+    assert memory.result().peak_mb == 20
 
 
 def test_steady_page_cache_is_not_a_spike(tmp_path: Path) -> None:
-    memory = MemorySampler()
+    memory = MemorySampler(layout="dedicated")
     memory.start(ctx(tmp_path))
     # The charge ramps with cached downloads; its peak is the end of the interval.
-    memory.sample(tick(1.0, [proc(1, 50)], cgroup=cg(100, 100)), 1.0)
-    memory.sample(tick(2.0, [proc(1, 60)], cgroup=cg(900, 900)), 2.0)
+    memory.sample(tick(1.0, [proc(1, 50)], cgroup=cg(100, 100, 50)), 1.0)
+    memory.sample(tick(2.0, [proc(1, 60)], cgroup=cg(900, 900, 60), io_bound_mb=800), 2.0)
     assert memory.result().peak_mb == 60
 
 
-def test_read_only_container_cgroup_counts_only_a_rise_of_its_all_time_peak(tmp_path: Path) -> None:
-    memory = MemorySampler()
+def test_container_cgroup_subtracts_the_session_and_counts_only_a_rise_of_its_peak(tmp_path: Path) -> None:
+    """The entrypoint shares the container's read-only cgroup: 40 MB of it was there first."""
+    status = tmp_path / "status"
+    status.write_text("Name:\tpython\nRssAnon:\t   30000 kB\n")
+    memory = MemorySampler(layout="container", session_baseline_bytes=40 * MB, self_status_path=str(status))
     memory.start(ctx(tmp_path))
-    memory.sample(
-        tick(1.0, [proc(1, 10)], cgroup=cg(200, 1000, reset=False, dedicated=False)), 1.0
-    )  # old peak
-    memory.sample(tick(2.0, [proc(1, 10)], cgroup=cg(200, 1000, reset=False, dedicated=False)), 2.0)
-    assert memory.result().peak_mb == 10
-    memory.sample(tick(3.0, [proc(1, 10)], cgroup=cg(200, 1500, reset=False, dedicated=False)), 3.0)
+    memory.sample(tick(1.0, [proc(2, 12)], cgroup=cg(240, 1000, 50, reset=False, dedicated=False)), 1.0)
+    memory.sample(tick(2.0, [proc(2, 12)], cgroup=cg(240, 1000, 50, reset=False, dedicated=False)), 2.0)
+    assert memory.result().peak_mb == 10  # an old all-time peak says nothing about the build
+    memory.sample(tick(3.0, [proc(2, 12)], cgroup=cg(240, 1500, 50, reset=False, dedicated=False)), 3.0)
     result = memory.result()
-    assert result.peak_mb == 1310
-    assert "cgroup_v1_max_usage_container" in {f.source for f in result.figures}
+    assert result.peak_mb == 1270 and result.peak_source == "cgroup_interval_peak"  # 1500 - 190 - 40
+    assert result.layout == "container"
 
 
-def test_hwm_rise_between_ticks_is_counted_and_rusage_is_a_floor(tmp_path: Path) -> None:
-    memory = MemorySampler()
+def test_young_poll_and_hwm_rise_between_ticks_and_rusage_floor(tmp_path: Path) -> None:
+    memory = MemorySampler(layout="none")
     memory.start(ctx(tmp_path))
-    memory.sample(tick(1.0, [proc(1, 10), proc(2, 10)]), 1.0)
-    memory.sample(tick(2.0, [proc(1, 10), proc(2, 12, hwm_mb=212)]), 2.0)  # pid 2 peaked and freed
-    memory.sample(tick(3.0, [proc(1, 10), proc(2, 12, hwm_mb=212)]), 3.0)  # old peak: not again
+    memory.sample(tick(1.0, [proc(1, 10), proc(2, 10)], unique_mb=18), 1.0)
+    # A poll saw new processes 150 MB above the last tick; pid 2 peaked at 212 and freed.
+    memory.sample(tick(2.0, [proc(1, 10), proc(2, 12, hwm_mb=212)], unique_mb=20, quick_rise_mb=150), 2.0)
+    figures = {f.source: f.value_mb for f in memory.result().figures}
+    assert figures["young_process_poll"] == 168 and figures["process_hwm_rise"] == 220
+    memory.sample(tick(3.0, [proc(1, 10), proc(2, 12, hwm_mb=212)], unique_mb=20), 3.0)  # not again
     result = memory.result()
-    assert result.peak_mb == 222 and result.peak_source == "tree_rss_with_hwm_spikes"
-    assert {f.source: f.value_mb for f in result.figures}["process_hwm"] == 222
+    assert result.peak_mb == 220 and result.peak_source == "process_hwm_rise"
     memory.finish(FinalFacts(4.0, rusage(maxrss_kb=500 * 1024), ()))
     result = memory.result()
-    assert result.peak_mb == 500 and result.peak_source == "rusage_children"
+    assert result.peak_mb == 500 and result.peak_source == "largest_process_rusage"
+
+
+def test_a_process_unmapping_a_shared_file_is_not_a_spike(tmp_path: Path) -> None:
+    """Its high-water mark holds a file others still map: what it unmapped is not freed."""
+    memory = MemorySampler(layout="none")
+    memory.start(ctx(tmp_path))
+    readers = [proc(i, 266, file_mb=256) for i in (1, 2)]
+    memory.sample(tick(1.0, readers, unique_mb=276), 1.0)
+    memory.sample(tick(2.0, [proc(1, 10, hwm_mb=266, file_mb=0), readers[1]], unique_mb=276), 2.0)
+    assert memory.result().peak_mb == 276
+
+
+def test_rusage_inherited_from_the_spawner_is_not_evidence(tmp_path: Path) -> None:
+    memory = MemorySampler(layout="none")
+    memory.start(ctx(tmp_path))
+    memory.sample(tick(1.0, [proc(1, 5)], unique_mb=5), 1.0)
+    memory.finish(FinalFacts(2.0, rusage(maxrss_kb=300 * 1024), (), spawner_rss_bytes=300 * MB))
+    assert memory.result().peak_mb == 5
 
 
 def test_memory_result_without_samples() -> None:

@@ -132,35 +132,43 @@ def test_stages_from_the_build_carry_memory_and_cpu(tmp_path: Path) -> None:
     assert run.memory.peak_mb >= 120
 
 
-def test_short_spike_in_a_grandchild_is_caught(tmp_path: Path) -> None:
-    """300 MB held for 100 ms by a grandchild, sampled every second."""
-    spike = (
-        "import time\nb = bytearray(300 * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1\ntime.sleep(0.1)"
-    )
+SPIKE = (
+    "import time\nb = bytearray({mb} * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1\ntime.sleep({hold})"
+)
+
+
+@pytest.mark.parametrize("layout", ["dedicated", "none"])
+def test_short_spike_in_a_grandchild_is_caught(tmp_path: Path, layout: str) -> None:
+    """300 MB held for 100 ms by a grandchild, between two 1 s samples."""
+    if layout == "dedicated" and not _cgroup_available():
+        if os.environ.get("CI"):
+            pytest.fail("CI runs as root with a writable memory cgroup; none was found")
+        pytest.skip("no writable memory cgroup here (not root)")
+    spike = SPIKE.format(mb=300, hold=0.1)
     child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {spike!r}])"
-    code = f"import subprocess, sys, time; time.sleep(1.2); subprocess.run([sys.executable, '-c', {child!r}])"
-    run = _run(tmp_path, argv=[PY, "-c", code], sample_interval=1.0)
+    code = f"import subprocess, sys, time; time.sleep(1.3); subprocess.run([sys.executable, '-c', {child!r}])"
+    kw: dict[str, object] = {"read_cgroup": False} if layout == "none" else {}
+    run = _run(tmp_path, argv=[PY, "-c", code], sample_interval=1.0, **kw)
+    assert run.memory.layout == layout
     figures = {f.source: f.value_mb for f in run.memory.figures}
-    # Whether a 1 s tick lands on the spike is luck (sampled_tree_rss); these never miss it:
-    assert figures["rusage_children"] >= 300  # the largest single process, exact
-    assert run.memory.peak_mb >= max(figures["sampled_tree_rss"], figures["rusage_children"])
-    if _cgroup_available():
-        # The tree's truth is ~333 MB: 311 for the grandchild, ~11 for each python above it.
-        assert 310 <= run.memory.peak_mb <= 345
-        assert run.memory.peak_source in ("tree_rss_with_cgroup_spikes", "tree_rss_young_poll")
+    # Truth by construction: 300 MB in the grandchild plus three small interpreters.
+    assert 300 <= run.memory.peak_mb <= 345, figures
+    # The build root is spawned from a process of its own, so its rusage is the build's.
+    assert 300 <= figures["largest_process_rusage"] <= 330
+    level = "cgroup_resident" if layout == "dedicated" else "tree_unique"
+    assert figures[level] <= run.memory.peak_mb  # the samples alone may or may not land on it
 
 
 def test_young_poll_catches_a_spike_without_a_cgroup(tmp_path: Path) -> None:
     """No cgroup to ask: quick polls of young processes still see a 600 ms spike between ticks."""
-    spike = (
-        "import time\nb = bytearray(200 * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1\ntime.sleep(0.6)"
+    code = (
+        "import subprocess, sys, time; time.sleep(1.3); "
+        f"subprocess.run([sys.executable, '-c', {SPIKE.format(mb=200, hold=0.6)!r}])"
     )
-    code = f"import subprocess, sys, time; time.sleep(1.2); subprocess.run([sys.executable, '-c', {spike!r}])"
-    run = _run(tmp_path, argv=[PY, "-c", code], sample_interval=1.0, use_cgroup=False)
+    run = _run(tmp_path, argv=[PY, "-c", code], sample_interval=1.0, read_cgroup=False)
     figures = {f.source: f.value_mb for f in run.memory.figures}
-    assert "tree_rss_young_poll" in figures
-    assert figures["tree_rss_young_poll"] >= 200
-    assert 200 <= run.memory.peak_mb <= 240  # ~211 for the child, ~11 for its parent
+    assert 195 <= figures["young_process_poll"] <= 235, figures
+    assert 200 <= run.memory.peak_mb <= 235  # ~211 for the child, ~11 for its parent
 
 
 def test_disabled_mode_runs_only_the_command(tmp_path: Path) -> None:

@@ -742,7 +742,8 @@ class ProcessTree:
         last = member.last
         zombie = stat.state == "Z"
         rss = 0 if zombie else stat.rss_pages * _PAGE
-        if last is None or cpu_ticks != member.cpu_ticks or member.stale >= _REFRESH_EVERY:
+        exited = zombie and (last is None or last.state != "Z")  # its final I/O is readable now
+        if last is None or cpu_ticks != member.cpu_ticks or member.stale >= _REFRESH_EVERY or exited:
             try:
                 status = _parse_status(_read(base + "status"))
             except (OSError, ValueError, IndexError):

@@ -670,8 +670,12 @@ class Session:
             poller.register(pidfd, select.POLLIN)
         try:
             while True:
-                done_pid, status, usage = os.wait4(pid, os.WNOHANG)
-                if done_pid == pid:
+                # Exited, but not reaped yet: one more tick reads its final I/O counts (a
+                # zombie's /proc/PID/io includes everything it reaped), then reap it.
+                if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                    if monitor is not None:
+                        monitor.exit_tick()
+                    _, status, usage = os.wait4(pid, 0)
                     return status, usage
                 if self._kill_deadline is not None and time.monotonic() >= self._kill_deadline:
                     self._kill_tree(tree, monitor, dedicated)
@@ -782,6 +786,7 @@ class _Monitor:
         quick_interval: float,
     ) -> None:
         self.lock = threading.Lock()
+        self._tick_lock = threading.Lock()
         self._tree = tree
         self._samplers = samplers
         self._logs = logs
@@ -875,7 +880,17 @@ class _Monitor:
         self.tick()
         self.cpu_seconds += time.thread_time() - begin
 
+    def exit_tick(self) -> None:
+        """A tick from the waiting thread when the build root has exited (still a zombie)."""
+        if self._thread is None:
+            return  # sampling never started or already stopped: the final tick follows
+        self.final_tick()
+
     def tick(self) -> None:
+        with self._tick_lock:  # the sampling thread and the waiting thread may both tick
+            self._tick()
+
+    def _tick(self) -> None:
         try:
             with self.lock:
                 snapshot: TreeSnapshot = self._tree.walk()

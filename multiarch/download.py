@@ -15,7 +15,9 @@ re-hashed before use: a cache is not trusted to stay intact.
 When the expected SHA-256 is known (pin, checksum file, GitHub's ``digest``) the download is
 checked against it before it enters the cache, and a mismatch is a ``SecurityError`` that is not
 retried. Retries of transient failures happen in the source; their count and the bytes fetched
-go to telemetry as the ``download_retries`` and ``download_bytes`` counters.
+go to telemetry as the ``download_retries`` and ``download_bytes`` counters. What crossed the
+network (every attempt, cut-short ones included) is the source's own count,
+``telemetry.events.BUILDER_DOWNLOADED_BYTES``.
 """
 
 from __future__ import annotations

@@ -7,12 +7,13 @@ process group or daemonised. Sampling cannot miss a peak the kernel recorded.
 
 Two ways to get one:
 
-- ``DedicatedCgroup.create``: a child of our own memory cgroup that only the build
-  runs in (needs write access: root on a host, or a privileged container). Its peak
-  is resettable, so each tick yields the exact peak since the previous tick.
+- ``DedicatedCgroup.create``: a cgroup that only the build runs in (needs write
+  access: root on a host, or a privileged container): a child of ours under v1, a
+  child or sibling of ours under v2 (see ``_parents_for_a_build_cgroup``). Its peak
+  is resettable (v1; v2 from Linux 6.12), so each tick knows the interval's peak.
 - ``CgroupView.current``: our own cgroup, read-only (a Docker container's
-  cgroup is its own, mounted read-only). It also holds this process, so its
-  figures are only used as differences between ticks (see ``samplers.memory``).
+  cgroup is its own, mounted read-only). It also holds this process, whose share
+  the memory sampler takes out (see ``samplers.memory``).
 
 Everything here fails soft: any ``OSError`` means "no cgroup", never a failed build.
 """
@@ -148,8 +149,19 @@ def _directory(mount: _Mount, path: str) -> str:
     return os.path.join(mount.mount_point, rel.lstrip("/"))
 
 
-def _locate_own() -> tuple[int, str] | None:
-    """(version, directory) of our own memory cgroup, v2 preferred when it has the memory files."""
+def _controls_memory(directory: str) -> bool:
+    """Whether a v2 cgroup enables the memory controller for its children."""
+    try:
+        return "memory" in _read_text(os.path.join(directory, "cgroup.subtree_control")).split()
+    except OSError:
+        return False
+
+
+def _locate(*, for_children: bool = False) -> tuple[int, str, str] | None:
+    """(version, directory, mount point) of our own memory cgroup, v2 preferred.
+
+    ``for_children``: also accept a v2 cgroup that has no memory files of its own but
+    gives them to its children (the root of the hierarchy)."""
     own = _own_cgroup_paths()
     mounts = _memory_mounts()
     for version in (2, 1):
@@ -161,8 +173,35 @@ def _locate_own() -> tuple[int, str] | None:
             directory = _directory(mount, own[version])
             probe = "memory.current" if version == 2 else "memory.usage_in_bytes"
             if os.path.exists(os.path.join(directory, probe)):
-                return version, directory
+                return version, directory, mount.mount_point
+            if for_children and version == 2 and _controls_memory(directory):
+                return version, directory, mount.mount_point
     return None
+
+
+def _locate_own() -> tuple[int, str] | None:
+    """(version, directory) of our own memory cgroup, v2 preferred when it has the memory files."""
+    located = _locate()
+    return None if located is None else (located[0], located[1])
+
+
+def _parents_for_a_build_cgroup(version: int, own: str, mount_point: str) -> list[str]:
+    """Where a cgroup of the build's own can be made, best first.
+
+    v1: a child of ours. v2 forbids a cgroup that holds processes (ours holds us) to give
+    controllers to children, unless it is the root; so under v2 the build's cgroup is a
+    child of ours only when ours controls memory for its children, else a sibling of ours,
+    under a parent that does (what a delegated subtree or a root shell under systemd has).
+    We never change a subtree_control: that would move other processes' accounting.
+    """
+    if version == 1:
+        return [own]
+    found = [own] if _controls_memory(own) else []
+    parent = os.path.dirname(own.rstrip("/"))
+    inside = os.path.normpath(own) != os.path.normpath(mount_point)
+    if inside and parent.startswith(mount_point.rstrip("/")) and _controls_memory(parent):
+        found.append(parent)
+    return found
 
 
 class CgroupView:
@@ -315,23 +354,31 @@ class CgroupView:
 
 
 class DedicatedCgroup(CgroupView):
-    """A child cgroup created for one build; removed by ``remove``."""
+    """A cgroup created for one build; removed by ``remove``."""
+
+    home: str | None = None  # the session's own cgroup: where survivors go when not killed
 
     @classmethod
     def create(cls, name: str, *, memory_limit_bytes: int | None = None) -> DedicatedCgroup | None:
-        located = _locate_own()
+        located = _locate(for_children=True)
         if located is None:
             return None
-        version, parent = located
-        directory = os.path.join(parent, name)
+        version, own, mount_point = located
+        for parent in _parents_for_a_build_cgroup(version, own, mount_point):
+            group = cls._make(version, os.path.join(parent, name), memory_limit_bytes)
+            if group is not None:
+                group.home = own
+                return group
+        return None
+
+    @classmethod
+    def _make(cls, version: int, directory: str, memory_limit_bytes: int | None) -> DedicatedCgroup | None:
         try:
             os.mkdir(directory)
         except OSError:
             return None
         group = cls(version, directory, dedicated=True)
         probe = group._path("memory.current" if version == 2 else "memory.usage_in_bytes")
-        # v2: the memory controller must be enabled in the parent's subtree_control,
-        # which we do not change (that would move other processes' accounting).
         if not os.path.exists(probe) or not os.access(group._path("cgroup.procs"), os.W_OK):
             group.remove()
             return None
@@ -361,7 +408,7 @@ class DedicatedCgroup(CgroupView):
         to the parent cgroup so they live on, accounted where they would have been."""
         self.close()
         if not kill:
-            parent_procs = os.path.join(os.path.dirname(self.directory), "cgroup.procs")
+            parent_procs = os.path.join(self.home or os.path.dirname(self.directory), "cgroup.procs")
             for pid in self.pids() or ():
                 with contextlib.suppress(OSError), open(parent_procs, "w", encoding="ascii") as handle:
                     handle.write(str(pid))

@@ -4,8 +4,8 @@
 a network of its own (a Docker action's usual case) that is the build's traffic; on a bare runner
 or in a container started with ``--network host`` it also holds the runner agent's log uploads,
 other jobs, anything else on the machine. ``namespace_shared()`` tells the two apart, from
-``/proc`` alone, in a few milliseconds (the session calls it at the start and at the end of a
-run, not at every tick):
+``/proc`` alone, in milliseconds (reading the TCP tables can take tens of them on a big host,
+so the network sampler calls it at the start, in a thread, and at the end: not at every tick):
 
 1. **Processes.** Every process whose ``/proc/PID/ns/net`` link names our namespace is a user
    of it, except: the calling process (the session), its descendants (the build's tree and
@@ -23,9 +23,13 @@ run, not at every tick):
    both times count, so one of ours opened or closed in between is not mistaken for another's.
    Sockets opened and closed between two checks are not seen.
 
-The answer is True on any evidence of another user; else None when some process's namespace
-link could not be read (another user's process without root: ``EACCES``), because it may be
-one; else False.
+A namespace link that cannot be read (another user's process without root, or one that
+forbids ptrace access: ``EACCES``) is compared through ``/proc/PID/net/dev`` instead: that
+needs no ptrace access, and each network namespace has its own entry there, so the inode
+differs per namespace.
+
+The answer is True on any evidence of another user; else None when some process could not be
+placed (``/proc`` mounted with ``hidepid``), because it may be one; else False.
 """
 
 from __future__ import annotations

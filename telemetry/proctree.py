@@ -610,7 +610,7 @@ class ProcessTree:
         quick_rise: int | None = None
         if read_cgroup:
             if self._unique:
-                unique = self._estimate_unique(live, bool(started) or bool(gone))
+                unique = self._estimate_unique(live, ended)
             quick_rise, self._quick_rise = self._quick_rise, None
         return TreeSnapshot(
             wall_time=wall,
@@ -632,48 +632,57 @@ class ProcessTree:
             active_pids=frozenset(active),
         )
 
-    def _estimate_unique(self, live: list[ProcessSnapshot], changed: bool) -> int:
+    def _estimate_unique(self, live: list[ProcessSnapshot], gone: list[ProcessSnapshot]) -> int:
         """What the tree holds resident, every page counted once, without a cgroup.
 
         ``smaps_rollup`` gives each process's PSS: a page mapped by k processes counts
         1/k in each, so the sum over the tree counts pages shared inside it once (pages
-        also mapped outside the tree count by the tree's share). The sum is only
-        consistent when every member is read in the same sweep, and a sweep costs a page
-        table walk per process, so sweeps run within a CPU budget, whenever membership
-        or a member's RSS changed (and every few ticks regardless). Between sweeps each
-        member counts its share at its last read plus its anonymous growth since; a
-        newcomer read on its own counts only its private pages (what it shares with
-        members is already counted in theirs), and one not read yet counts its growth.
+        also mapped outside the tree count by the tree's share). A sum of PSS read at
+        different times can count a page twice when its sharing changed in between, and
+        a read costs a page table walk, so:
+
+        - a full sweep (every member) runs every few ticks, when the budget allows;
+        - in between, the members whose sharing may have changed are read together:
+          newcomers and their parents (a fork shares its parent's pages), parents of
+          members that ended, and members whose RSS moved (they mapped, touched or
+          dropped pages); sharing changes among them stay consistent;
+        - everyone else counts its share at its last read plus its anonymous growth since.
+
+        Reads are paid from a budget of ``_UNIQUE_BUDGET`` of the interval, which may run
+        into debt for a burst; while it is deep in debt, newcomers count only the
+        anonymous memory they fault in after being first seen.
         """
         now = self._ticks
-        self._unique_tokens = min(
-            self._unique_tokens + self._unique_budget, self._unique_budget * _SWEEP_SAVINGS
-        )
+        budget = self._unique_budget
+        self._unique_tokens = min(self._unique_tokens + budget, budget * _SWEEP_SAVINGS)
         readable = [p for p in live if p.state != "Z"]
         members = self._members
-        moved = any(
-            abs(p.rss_bytes - members[p.pid].rss_base) > _SWEEP_RSS_CHANGE
-            for p in readable
-            if members[p.pid].unique_base is not None
-        )
-        unread = [p for p in readable if members[p.pid].unique_base is None]
-        due = changed or moved or bool(unread) or now - self._last_sweep >= _SWEEP_EVERY
+        by_pid = {p.pid: p for p in readable}
+        first = self._last_sweep < 0
         predicted = self._rollup_cost * len(readable)
-        if due and (predicted <= self._unique_tokens or self._last_sweep < 0):
-            self._read_rollups(readable, alone=False)
+        if first or (now - self._last_sweep >= _SWEEP_EVERY and predicted <= self._unique_tokens):
+            self._read_rollups(readable)
             self._last_sweep = now
-        elif unread and self._rollup_cost * len(unread) <= self._unique_tokens:
-            self._read_rollups(unread, alone=True)
+        elif self._unique_tokens > -budget * _SWEEP_SAVINGS:
+            pids: set[int] = set()
+            for p in readable:
+                member = members[p.pid]
+                if member.unique_base is None:
+                    pids.update((p.pid, p.ppid))
+                elif abs(p.rss_bytes - member.rss_base) > _SWEEP_RSS_CHANGE:
+                    pids.add(p.pid)
+            pids.update(p.ppid for p in gone)
+            self._read_rollups([by_pid[pid] for pid in sorted(pids) if pid in by_pid])
         total = 0
         for p in readable:
             member = members[p.pid]
             if member.unique_base is None:
-                # Not read yet: count only what it faulted in since first seen.
+                # Not read: count only what it faults in from now on.
                 member.unique_base, member.anon_base, member.rss_base = 0, p.anon_bytes, p.rss_bytes
             total += max(0, member.unique_base + p.anon_bytes - member.anon_base)
         return total
 
-    def _read_rollups(self, procs: list[ProcessSnapshot], *, alone: bool) -> None:
+    def _read_rollups(self, procs: list[ProcessSnapshot]) -> None:
         started = time.perf_counter()
         count = 0
         for p in procs:
@@ -683,7 +692,7 @@ class ProcessTree:
             except (OSError, ValueError, IndexError):
                 continue
             count += 1
-            member.unique_base = rollup.private if alone else rollup.pss
+            member.unique_base = rollup.pss
             member.anon_base, member.rss_base = rollup.anon, p.rss_bytes
         spent = time.perf_counter() - started
         self._unique_tokens -= spent

@@ -150,6 +150,20 @@ def classify_status(status: int, headers: Mapping[str, Any] | None, what: str, d
     return HttpStatusError(f"{what}: HTTP {status}{suffix}", status)
 
 
+def _wire_bytes(resp: requests.Response, delivered: int) -> int:
+    """Body bytes read from the connection, including a tail cut short before it reached us.
+
+    urllib3 keeps the last partial read of a broken body in its buffer and drops it with the
+    error, so what ``iter_content`` delivered can be less than what was transferred; its
+    ``tell()`` counts what came off the socket (before any content decoding).
+    """
+    tell = getattr(resp.raw, "tell", None)
+    try:
+        return int(tell()) if callable(tell) else delivered
+    except (TypeError, ValueError, OSError):
+        return delivered
+
+
 def _tls_error(what: str, exc: Exception) -> NetworkError:
     # A certificate problem does not go away by retrying; say what usually fixes it.
     return NetworkError(
@@ -421,9 +435,10 @@ class GitHubSource(ReleaseSource):
         tries = 0
         have = 0  # bytes of a partial copy in the sink that the next attempt may continue
         etag: str | None = None
+        received = 0  # body bytes that came over the wire, every attempt (telemetry)
 
         def attempt() -> int:
-            nonlocal tries, have, etag
+            nonlocal tries, have, etag, received
             tries += 1
             extra: dict[str, str] = {}
             if have:
@@ -449,9 +464,12 @@ class GitHubSource(ReleaseSource):
                         resumable = resp.headers.get("Accept-Ranges", "").lower() == "bytes"
                         etag = resp.headers.get("ETag") if resumable else None
                         declared = resp.headers.get("Content-Length")
-                        for chunk in resp.iter_content(_CHUNK):
-                            sink.write(chunk)
-                            got += len(chunk)
+                        try:
+                            for chunk in resp.iter_content(_CHUNK):
+                                sink.write(chunk)
+                                got += len(chunk)
+                        finally:
+                            received += _wire_bytes(resp, got)
                 except requests.exceptions.SSLError as exc:
                     raise _tls_error(what, exc) from None
                 except _RangeRefused:
@@ -489,4 +507,9 @@ class GitHubSource(ReleaseSource):
             if tries > 1:
                 events.counter("download_retries", tries - 1)
             raise
+        finally:
+            # What this download cost the network, whether it worked or not: every attempt's
+            # bytes, a resumed attempt's range only.
+            if received:
+                events.counter(events.BUILDER_DOWNLOADED_BYTES, received)
         return DownloadResult(bytes_written=written, attempts=attempts)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -141,6 +142,7 @@ class NetworkSampler(Sampler[NetworkResult]):
         self._opens: int | None = None
         self._shared_at_start: bool | None = None
         self._shared_at_end: bool | None = None
+        self._start_check: threading.Thread | None = None
 
     def _read_counters(self) -> dict[str, tuple[int, int]]:
         with open(self._net_dev_path, encoding="ascii") as handle:
@@ -149,6 +151,11 @@ class NetworkSampler(Sampler[NetworkResult]):
     def start(self, context: SamplingContext) -> None:
         self._baseline = self._read_counters()
         self._opens_before = tcp_active_opens()
+        # Off the build's critical path: the socket tables can take tens of milliseconds to read.
+        self._start_check = threading.Thread(target=self._check_at_start, name="netns-check", daemon=True)
+        self._start_check.start()
+
+    def _check_at_start(self) -> None:
         self._shared_at_start = self._namespace_shared()
 
     def _namespace_shared(self) -> bool | None:
@@ -261,6 +268,8 @@ class NetworkSampler(Sampler[NetworkResult]):
     def finish(self, facts: FinalFacts) -> None:
         self._update()
         self._update_opens()
+        if self._start_check is not None:
+            self._start_check.join(timeout=5.0)
         self._shared_at_end = self._namespace_shared()
 
     def result(self) -> NetworkResult:

@@ -494,3 +494,77 @@ def test_checksum_file_named_in_package_yaml_is_required_and_checked(tiny: Path,
     assert by_arch["s390x"]["failure_category"] == "security"
     assert "release-digests.list" in by_arch["s390x"]["reason"]
     assert all(j["status"] == "success" for arch, j in by_arch.items() if arch != "s390x"), by_arch
+
+
+# ----------------------------------------------------------------------------- telemetry
+
+
+def _served_bytes(gh: FakeGitHub, release: Path) -> int:
+    """What the loopback server sent as asset bodies, from the release files' own sizes."""
+    import urllib.parse
+
+    total = 0
+    for request in gh.requests_matching("/objects/*"):
+        size = (release / urllib.parse.unquote(request.path.rsplit("/", 1)[1])).stat().st_size
+        wanted = request.header("Range")
+        start = int(wanted.removeprefix("bytes=").split("-")[0]) if wanted else 0
+        body = size - start
+        # A truncated response stops after half its body (Fault.truncated's default fraction).
+        total += int(body * 0.5) if request.fault == "truncate" else body
+    return total
+
+
+def test_builder_reports_the_bytes_it_downloaded(
+    fake_github: FakeGitHub, uv_release_dir: Path, tmp_path: Path
+) -> None:
+    # Under a telemetry session, as the action runs it: every asset and checksum file comes from
+    # the loopback server, the amd64 archive is cut short once and resumed with a range request.
+    from telemetry.events import BUILDER_DOWNLOADED_BYTES
+    from telemetry.session import Session, SessionOptions
+    from tests.support.fake_github import Fault
+
+    fake_github.add_release_from_dir("astral-sh/uv", "0.5.11", uv_release_dir)
+    fake_github.add_fault(Fault.truncated("/objects/*/uv-x86_64-unknown-linux-gnu.tar.gz"))
+    out = tmp_path / "out"
+    options = SessionOptions(
+        telemetry_dir=tmp_path / "telemetry",
+        sample_interval=0.2,
+        env={
+            **fake_github.env(),
+            "PYTHONPATH": str(ROOT),
+            "SOURCE_DATE_EPOCH": EPOCH,
+            "MULTIARCH_XZ_PRESET": "0",
+        },
+        cwd=str(ROOT),
+        output_path=str(tmp_path),
+        echo_output=False,
+    )
+    argv = [sys.executable, "-m", "multiarch", "build", f"--config={UV_CONFIG}", "--version=0.5.11"]
+    argv += ["--arch=amd64", "--distributions=trixie", f"--output-dir={out}", f"--cache-dir={tmp_path / 'c'}"]
+    run = Session(options).run(argv=argv)
+
+    assert run.outcome.exit_code == 0, run.outcome.output_tail
+    assert [r.fault for r in fake_github.requests_matching("/objects/*")].count("truncate") == 1
+    resumed = [r for r in fake_github.requests_matching("/objects/*") if r.header("Range")]
+    assert len(resumed) == 1  # the cut-short archive continued where it stopped
+    truth = _served_bytes(fake_github, uv_release_dir)
+    archive = (uv_release_dir / "uv-x86_64-unknown-linux-gnu.tar.gz").stat().st_size
+    assert truth > archive  # the archive, part of it twice over, and its checksum files
+    assert run.counters[BUILDER_DOWNLOADED_BYTES] == truth
+    assert run.network.builder_downloaded_bytes == truth
+
+
+def test_builder_from_a_local_folder_reports_zero_downloaded(tiny: Path, tmp_path: Path) -> None:
+    from telemetry.events import BUILDER_DOWNLOADED_BYTES
+
+    events = tmp_path / "events.jsonl"
+    code, _, output = build_tiny(
+        tiny, tmp_path / "out", "--arch=amd64", env={"TELEMETRY_EVENTS_FILE": str(events)}
+    )
+    assert code == 0, output
+    reported = [
+        e["value"]
+        for e in map(json.loads, events.read_text().splitlines())
+        if e["type"] == "counter" and e["name"] == BUILDER_DOWNLOADED_BYTES
+    ]
+    assert reported == [0]  # reported, and nothing came over the network

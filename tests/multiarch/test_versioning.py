@@ -154,12 +154,6 @@ def test_deb_filename() -> None:
 
 
 @functools.cache
-def _dpkg_available() -> bool:
-    import shutil
-
-    return shutil.which("dpkg") is not None
-
-
 @settings(max_examples=150, deadline=None)
 @given(tag=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=30))
 def test_any_tag_gives_a_version_dpkg_accepts_or_a_config_error(tag: str) -> None:
@@ -170,10 +164,10 @@ def test_any_tag_gives_a_version_dpkg_accepts_or_a_config_error(tag: str) -> Non
         return
     assert version.endswith("-1+deb12")
     assert version[0].isdigit()
-    if _dpkg_available():
-        # dpkg --validate-version is the authority on what is a valid version.
-        result = subprocess.run(["dpkg", "--validate-version", version], capture_output=True, check=False)
-        assert result.returncode == 0, (tag, version, result.stderr)
+    require_tool("dpkg")
+    # dpkg --validate-version is the authority on what is a valid version.
+    result = subprocess.run(["dpkg", "--validate-version", version], capture_output=True, check=False)
+    assert result.returncode == 0, (tag, version, result.stderr)
 
 
 RELEASE = st.lists(st.integers(0, 999), min_size=1, max_size=4).map(lambda parts: ".".join(map(str, parts)))

@@ -232,11 +232,6 @@ def wait_for(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
     return bool(predicate())
 
 
-def builder_available() -> bool:
-    """Whether ``python -m multiarch build`` exists yet (the builder's CLI)."""
-    return (ROOT / "multiarch" / "__main__.py").is_file()
-
-
 # --------------------------------------------------------------------------- process trees
 
 

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.reliability.action_run import ActionRun, Workspace, builder_available
+from tests.reliability.action_run import ActionRun, Workspace
 from tests.reliability.conftest import Figures
 
 ROW = "Bad action inputs"
@@ -131,9 +131,7 @@ def attempts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Att
     Each run is a few Python start-ups and mostly waits (on the builder, the session's last
     tick), so running them concurrently keeps this module's wall time near one run's, not 30.
     """
-    names = [n for n, c in CASES.items() if builder_available() or not c.needs_builder]
-    if builder_available():
-        names += [f"config:{n}" for n in CONFIG_CASES]
+    names = [*CASES, *(f"config:{n}" for n in CONFIG_CASES)]
 
     def attempt(name: str) -> Attempt:
         base = tmp_path_factory.mktemp("bad-input")
@@ -157,8 +155,6 @@ def attempts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Att
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input(name: str, attempts: dict[str, Attempt], figures: Figures) -> None:
     case = CASES[name]
-    if name not in attempts:
-        pytest.skip("the builder's CLI (multiarch/__main__.py) has not landed yet")
     with figures.case(ROW, name) as record:
         item = attempts[name]
         run = item.run
@@ -225,8 +221,6 @@ CONFIG_CASES: dict[str, tuple[bytes, str | None, int | None]] = {
 
 @pytest.mark.parametrize("name", list(CONFIG_CASES))
 def test_bad_config_through_the_entrypoint(name: str, attempts: dict[str, Attempt], figures: Figures) -> None:
-    if f"config:{name}" not in attempts:
-        pytest.skip("the builder's CLI (multiarch/__main__.py) has not landed yet")
     _, field, line = CONFIG_CASES[name]
     with figures.case(CONFIG_ROW, name) as record:
         run = attempts[f"config:{name}"].run
@@ -253,8 +247,6 @@ def test_no_marker_left_by_any_case() -> None:
 def test_asset_linked_from_outside_the_workspace(tmp_path: Path, figures: Figures) -> None:
     """``assets-dir`` is inside the workspace, but one of its files links out of it: the file
     it points to must not be read (it would be packaged, cached and quoted in logs)."""
-    if not builder_available():
-        pytest.skip("the builder's CLI (multiarch/__main__.py) has not landed yet")
     with figures.case(ROW, "assets-dir file linking outside the workspace") as record:
         ws, outside = _workspace(tmp_path)
         asset = "hello-demo-x86_64-unknown-linux-gnu.tar.gz"
@@ -272,8 +264,6 @@ def test_asset_linked_from_outside_the_workspace(tmp_path: Path, figures: Figure
 
 def test_config_assets_dir_outside_the_workspace(tmp_path: Path, figures: Figures) -> None:
     """The same escape, written in package.yaml instead of an input."""
-    if not builder_available():
-        pytest.skip("the builder's CLI (multiarch/__main__.py) has not landed yet")
     with figures.case(ROW, "package.yaml source.assets_dir outside the workspace") as record:
         ws, outside = _workspace(tmp_path)
         (ws.root / "release").rename(outside / "release")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_root, require_tool
+from tests.conftest import require_root, require_tool, skip_or_fail
 from tests.reliability.action_run import (
     DEMO,
     ActionRun,
@@ -62,7 +62,7 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
         check=False,
     )
     if done.returncode != 0:
-        pytest.skip(f"mount -t tmpfs not permitted here: {done.stderr.strip()}")
+        skip_or_fail(f"mount -t tmpfs not permitted here: {done.stderr.strip()}")
     try:
         # Fill it up but for a few pages, so it runs out after a few packages, mid-build.
         (mountpoint / ".filler").write_bytes(b"\0" * (size - FREE_PAGES * PAGE))
@@ -191,14 +191,14 @@ def memory_limited_cgroup() -> Iterator[Path]:
         group = v2 / name
         settings = {"memory.max": limit, "memory.swap.max": "0"}
     else:
-        pytest.skip("no writable memory cgroup controller (v1 memory or v2 with memory delegated)")
+        skip_or_fail("no writable memory cgroup controller (v1 memory or v2 with memory delegated)")
     try:
         group.mkdir()
         for key, value in settings.items():
             if (group / key).exists():
                 (group / key).write_text(value)
     except OSError as exc:
-        pytest.skip(f"cannot create a memory-limited cgroup here: {exc}")
+        skip_or_fail(f"cannot create a memory-limited cgroup here: {exc}")
     try:
         yield group / "cgroup.procs"
     finally:

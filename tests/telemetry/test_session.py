@@ -22,6 +22,8 @@ from telemetry.cgroup import DedicatedCgroup
 from telemetry.model import RunData
 from telemetry.samplers.network import LOOPBACK, NOISE_FLOOR_BYTES
 from telemetry.session import EVENTS_FILENAME, Session, SessionOptions
+from tests.conftest import skip_or_fail
+from tests.support import memory_shapes
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -141,9 +143,7 @@ SPIKE = (
 def test_short_spike_in_a_grandchild_is_caught(tmp_path: Path, layout: str) -> None:
     """300 MB held for 100 ms by a grandchild, between two 1 s samples."""
     if layout == "dedicated" and not _cgroup_available():
-        if os.environ.get("CI"):
-            pytest.fail("CI runs as root with a writable memory cgroup; none was found")
-        pytest.skip("no writable memory cgroup here (not root)")
+        skip_or_fail("no writable memory cgroup here (not root)")
     spike = SPIKE.format(mb=300, hold=0.1)
     child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {spike!r}])"
     code = f"import subprocess, sys, time; time.sleep(1.3); subprocess.run([sys.executable, '-c', {child!r}])"
@@ -167,7 +167,8 @@ def test_young_poll_catches_a_spike_without_a_cgroup(tmp_path: Path) -> None:
     )
     run = _run(tmp_path, argv=[PY, "-c", code], sample_interval=1.0, read_cgroup=False)
     figures = {f.source: f.value_mb for f in run.memory.figures}
-    assert 195 <= figures["young_process_poll"] <= 235, figures
+    # Most of it: on a loaded machine the first poll may come after some was touched.
+    assert 100 <= figures["young_process_poll"] <= 235, figures
     assert 200 <= run.memory.peak_mb <= 235  # ~211 for the child, ~11 for its parent
 
 
@@ -191,7 +192,7 @@ def test_killed_by_sigkill_is_reported_as_a_signal_not_a_cancel(tmp_path: Path) 
 
 def test_real_oom_kill_in_the_build_cgroup_is_detected(tmp_path: Path) -> None:
     if not _cgroup_available():
-        pytest.skip("no writable memory cgroup here")
+        skip_or_fail("no writable memory cgroup here")
     code = "b = bytearray(400 * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1"
     run = _run(tmp_path, argv=[PY, "-c", code], memory_limit_mb=80)
     assert run.outcome.signal == signal.SIGKILL
@@ -224,7 +225,10 @@ def test_orphans_are_reaped_by_the_session_and_their_cpu_counted(tmp_path: Path)
     burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass"
     # The middle process starts the worker and exits at once: the worker is orphaned.
     middle = f"import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', {burn!r}]); print(p.pid)"
-    build = f"{PY} -c {json.dumps(middle)} > {pid_file}; sleep 1.5"
+    # The build waits until the orphan is gone (reaped by the session), however slow a loaded
+    # machine makes its 0.4 s of CPU: stopped as a leftover, it would not have burnt them all.
+    wait = f"while kill -0 $(cat {pid_file}) 2>/dev/null; do sleep 0.05; done"
+    build = f"{PY} -c {json.dumps(middle)} > {pid_file}; {wait}"
     run = _run(tmp_path, shell=build, sample_interval=0.1)
     orphan = int(pid_file.read_text())
     assert not os.path.exists(f"/proc/{orphan}")  # reaped, not a zombie of ours
@@ -350,3 +354,20 @@ def test_a_big_session_process_does_not_inflate_the_builds_peak(tmp_path: Path, 
     run = _run(tmp_path, argv=[PY, "-c", "import time; time.sleep(0.3)"], use_cgroup=use_cgroup)
     del ballast
     assert run.memory.peak_mb < 100, run.memory.figures
+
+
+@pytest.mark.parametrize("layout", ["dedicated", "none"])
+@pytest.mark.parametrize("shape", memory_shapes.shapes(), ids=lambda s: s.name.replace(" ", "-"))
+def test_peak_memory_counts_each_page_once(tmp_path: Path, layout: str, shape: memory_shapes.Shape) -> None:
+    """The headline against a truth known by construction, with the build's own cgroup and
+    with none at all: shared pages once, page cache not at all, spikes between samples."""
+    if layout == "dedicated" and not _cgroup_available():
+        skip_or_fail("no writable memory cgroup here (not root)")
+    kw: dict[str, object] = {"read_cgroup": False} if layout == "none" else {}
+    run = _run(tmp_path, argv=[PY, "-c", shape.code, str(tmp_path)], sample_interval=1.0, **kw)
+    assert run.outcome.exit_code == 0, run.outcome
+    assert run.memory.layout == layout
+    figures = {f.source: f.value_mb for f in run.memory.figures}
+    low, high = shape.band
+    assert low <= run.memory.peak_mb <= high, figures
+    assert figures["tree_rss_sum"] >= shape.rss_sum_mb * 0.95  # what summing RSS would have said

@@ -260,6 +260,21 @@ def _network_cell(t: TelemetryFigures) -> str:
     return cell
 
 
+_CGROUP_SCOPE = {
+    "dedicated": "the build's own cgroup",
+    "container": "the container's cgroup (the action's entrypoint included)",
+    "shared": "this job's cgroup (shared with other processes of the runner)",
+}
+
+
+def _cgroup_row(t: TelemetryFigures) -> list[tuple[str, str]]:
+    """How close the run came to its memory limit: the cgroup's own peak, page cache included."""
+    if t.cgroup_peak_mb is None:
+        return []
+    scope = _CGROUP_SCOPE.get(t.memory_layout, "the cgroup")
+    return [("Memory with page cache", f"{t.cgroup_peak_mb:.1f} MB at most, charged to {scope}")]
+
+
 def _telemetry_section(outcome: ActionOutcome) -> str | None:
     t = outcome.telemetry
     if t is None:
@@ -272,6 +287,7 @@ def _telemetry_section(outcome: ActionOutcome) -> str | None:
             f"user {t.cpu_user_seconds:.1f} s, system {t.cpu_system_seconds:.1f} s, "
             f"average {t.cpu_average_percent:.0f} % of one core",
         ),
+        *_cgroup_row(t),
         ("Network", _network_cell(t)),
         ("Disk", f"read {human_bytes(t.disk_read_bytes)}, written {human_bytes(t.disk_write_bytes)}"),
         ("Performance score", f"{t.performance_score:.0f}/100" + ("" if t.has_baseline else ", no baseline")),

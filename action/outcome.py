@@ -86,6 +86,11 @@ class TelemetryFigures:
     # and what the build itself reported downloading (None: it reports nothing).
     network_interface_shared: bool | None = None
     builder_downloaded_bytes: int | None = None
+    # The kernel's peak of everything charged to the cgroup, page cache included (how close
+    # the run came to the memory limit), where a cgroup was readable; and which cgroup it is
+    # ("dedicated": the build's own, "container": with the entrypoint, "shared": with other work).
+    cgroup_peak_mb: float | None = None
+    memory_layout: str = "none"
 
     @property
     def regression_detected(self) -> bool:

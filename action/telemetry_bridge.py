@@ -104,6 +104,10 @@ def figures(report: TelemetryReport, run: RunData, workspace: Path, directory: P
         files=tuple(relative_to_workspace(p, workspace) for p in report.paths.values()),
         network_interface_shared=_optional_bool(_get(m, "network_metrics", "interface_shared")),
         builder_downloaded_bytes=_optional_int(_get(m, "network_metrics", "builder_downloaded_bytes")),
+        cgroup_peak_mb=next(
+            (f.value_mb for f in run.memory.figures if f.source == "cgroup_peak_with_page_cache"), None
+        ),
+        memory_layout=run.memory.layout,
     )
 
 

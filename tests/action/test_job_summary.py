@@ -126,6 +126,7 @@ def test_success_summary_has_every_part() -> None:
     )
     assert "↓ 50.0 MiB, ↑ 1.0 MiB on `eth0`" in md
     assert "100/100, no baseline" in md
+    assert "Memory with page cache" not in md  # no cgroup was readable
     assert "| Counters | download\\_retries 1 |" in md
     # charts: gantt for stages, xychart-beta for memory and CPU
     blocks = mermaid_blocks(md)
@@ -138,6 +139,20 @@ def test_success_summary_has_every_part() -> None:
     assert "`dist/build-summary.json`" in md
     assert_fences_balanced(md)
     assert "Failure" not in md
+
+
+@pytest.mark.parametrize(
+    ("layout", "scope"),
+    [
+        ("dedicated", "the build's own cgroup"),
+        ("container", "the container's cgroup (the action's entrypoint included)"),
+        ("shared", "this job's cgroup (shared with other processes of the runner)"),
+    ],
+)
+def test_the_cgroups_peak_with_page_cache_is_labelled_beside_the_headline(layout: str, scope: str) -> None:
+    md = render(outcome(telemetry=figures(cgroup_peak_mb=6144.0, memory_layout=layout)), "x.json")
+    assert f"| Memory with page cache | 6144.0 MB at most, charged to {scope} |" in md
+    assert "| Peak memory | 2047.6 MB" in md  # the headline stays the build's own memory
 
 
 def test_gantt_tasks_have_valid_start_and_end() -> None:

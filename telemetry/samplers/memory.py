@@ -150,7 +150,7 @@ class MemorySampler(Sampler[MemoryResult]):
         self._system_peak = 0
         self._prev_level: int | None = None
         self._prev_cgroup: CgroupReading | None = None
-        self._prev_io = 0
+        self._io_history = [0, 0]  # the tree's I/O bound at the two previous ticks
         self._prev_hwm: dict[int, tuple[int, int]] = {}  # pid -> (VmHWM, file pages) at the last tick
         self.last_interval_peak_mb = 0.0  # read by the stage tracker after each tick
 
@@ -223,8 +223,11 @@ class MemorySampler(Sampler[MemoryResult]):
             spikes["process_hwm_rise"] = level + hwm_excess
 
         reading = tick.cgroup
-        io_delta = max(0, tick.io_cache_bound_bytes - self._prev_io)
-        self._prev_io = tick.io_cache_bound_bytes
+        # The cgroup is read just before the tree's I/O counters at each tick, so the I/O
+        # that can have added page cache between two cgroup reads is only known to lie
+        # between the counters of the tick before the previous one and this one's.
+        io_delta = max(0, tick.io_cache_bound_bytes - self._io_history[0])
+        self._io_history = [self._io_history[1], tick.io_cache_bound_bytes]
         if reading is not None:
             if reading.peak_bytes is not None:
                 self._cgroup_raw_peak = max(

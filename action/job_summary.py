@@ -397,7 +397,7 @@ def _resource_section(run: RunData | None) -> str | None:
     if len(memory) < 2 and len(cpu) < 2:
         return (
             "### Memory and CPU over time\n\nThe build was too short to chart "
-            f"({len(memory)} memory sample(s)); the peaks above are exact."
+            f"({len(memory)} memory sample(s)); the peak above includes what happened between samples."
         )
     parts = ["### Memory and CPU over time", ""]
     if len(memory) >= 2:

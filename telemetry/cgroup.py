@@ -1,9 +1,10 @@
 """Memory cgroups: a dedicated cgroup for the build when we may create one, else our own.
 
-Why a cgroup at all: the kernel tracks the exact peak of memory charged to a
-cgroup (v2 ``memory.peak``, v1 ``memory.max_usage_in_bytes``), counts OOM kills
-in it, and lists every member process, including ones that left the build's
-process group or daemonised. Sampling cannot miss a peak the kernel recorded.
+Why a cgroup at all: the kernel keeps what the cgroup's processes hold resident
+(``memory.stat``: anonymous and mapped file pages, each page once), the peak of
+everything charged to it (v2 ``memory.peak``, v1 ``memory.max_usage_in_bytes``,
+page cache included), counts OOM kills in it, and lists every member process,
+including ones that left the build's process group or daemonised.
 
 Two ways to get one:
 

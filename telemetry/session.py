@@ -5,8 +5,8 @@ How a run goes:
 1. The telemetry dir is created, the event channel (``events.jsonl``) and the
    sample logs are truncated; ``TELEMETRY_EVENTS_FILE`` and ``TELEMETRY_DIR``
    are put in the build's environment.
-2. When permitted, a dedicated memory cgroup is created for the build (exact
-   peaks, OOM counter, a member list for killing stragglers); otherwise our own
+2. When permitted, a dedicated memory cgroup is created for the build (resident
+   memory and interval peaks, OOM counter, a member list for killing stragglers); otherwise our own
    cgroup is only read. The session becomes a child subreaper
    (``PR_SET_CHILD_SUBREAPER``) so orphans of the build are re-parented to it,
    stay visible to the tree walk, and are reaped with their ``rusage``.

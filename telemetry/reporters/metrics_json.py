@@ -2,9 +2,10 @@
 
 Types follow the guide's shell snippets: every figure a snippet may compare
 with ``[ "$X" -gt N ]`` (durations, peak memory, totals, byte counts) is an
-integer, rounded half away from zero. The exact value sits beside it with an
-``_exact`` suffix where the rounding loses something that matters (durations,
-the peak). Sample series keep their decimals: no snippet compares them.
+integer, rounded half away from zero. The unrounded value sits beside it with an
+``_exact`` suffix (unrounded, not more accurate than the measurement) where the
+rounding loses something that matters (durations, the peak). Sample series keep
+their decimals: no snippet compares them.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Generated with prometheus_client on a private ``CollectorRegistry`` (never the
 process-wide default registry: no global state, and two reports in one process
 never mix). The guide's two names, ``build_duration_seconds`` and
 ``peak_memory_mb``, are kept as it echoes them; everything else is prefixed
-``build_``. Values are exact (floats), not the integers of metrics.json.
+``build_``. Values are unrounded floats, not the integers of metrics.json.
 """
 
 from __future__ import annotations

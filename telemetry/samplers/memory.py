@@ -151,7 +151,9 @@ class MemorySampler(Sampler[MemoryResult]):
         self._prev_level: int | None = None
         self._prev_cgroup: CgroupReading | None = None
         self._io_history = [0, 0]  # the tree's I/O bound at the two previous ticks
-        self._prev_hwm: dict[int, tuple[int, int]] = {}  # pid -> (VmHWM, file pages) at the last tick
+        self._prev_hwm: dict[
+            int, tuple[int, int, int]
+        ] = {}  # pid -> (VmHWM, file pages, RSS) at the last tick
         self.last_interval_peak_mb = 0.0  # read by the stage tracker after each tick
 
     def start(self, context: SamplingContext) -> None:
@@ -210,17 +212,22 @@ class MemorySampler(Sampler[MemoryResult]):
         if tick.quick_rise_bytes is not None and tick.quick_rise_bytes > 0:
             spikes["young_process_poll"] = prev_level + tick.quick_rise_bytes
 
+        # A process whose high-water mark rose since the previous tick peaked in between, by
+        # what its mark exceeds its RSS at both ends (less file pages it unmapped: others may
+        # still map them). The rest of the tree is taken at the lower of the two levels: a
+        # process caught exiting still counts in a level read a moment before its status.
         hwm_excess = 0
-        current: dict[int, tuple[int, int]] = {}
+        current: dict[int, tuple[int, int, int]] = {}
         for proc in tick.processes:
-            current[proc.pid] = (proc.hwm_bytes, proc.file_bytes)
+            current[proc.pid] = (proc.hwm_bytes, proc.file_bytes, proc.rss_bytes)
             before = self._prev_hwm.get(proc.pid)
             if before is None or proc.hwm_bytes > before[0]:
                 unmapped = max(0, before[1] - proc.file_bytes) if before is not None else 0
-                hwm_excess = max(hwm_excess, proc.hwm_bytes - proc.rss_bytes - unmapped)
+                at_ends = max(proc.rss_bytes, before[2] if before is not None else 0)
+                hwm_excess = max(hwm_excess, proc.hwm_bytes - at_ends - unmapped)
         self._prev_hwm = current
         if hwm_excess > 0:
-            spikes["process_hwm_rise"] = level + hwm_excess
+            spikes["process_hwm_rise"] = min(level, prev_level) + hwm_excess
 
         reading = tick.cgroup
         # The cgroup is read just before the tree's I/O counters at each tick, so the I/O

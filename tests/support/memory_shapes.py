@@ -100,5 +100,34 @@ def grandchild_spike(mb: int = 150, hold: float = 0.1, start: float = 1.3) -> Sh
     return Shape("short spike in a grandchild", code, mb, 30, 0)
 
 
+def concurrent_workers(mb: int = 40, workers: int = 4, hold: float = 1.5) -> Shape:
+    worker = _TOUCH + f"import time\nb = touch({mb})\ntime.sleep({hold})\n"
+    code = (
+        "import subprocess, sys\n"
+        f"procs = [subprocess.Popen([sys.executable, '-c', {worker!r}]) for _ in range({workers})]\n"
+        "for p in procs:\n"
+        "    p.wait()\n"
+    )
+    return Shape("concurrent workers", code, mb * workers, 10 + 8 * workers, 0)
+
+
+def one_after_another(mb: int = 40, count: int = 25, hold: float = 0.02) -> Shape:
+    worker = _TOUCH + f"import time\nb = touch({mb})\ntime.sleep({hold})\n"
+    code = (
+        "import subprocess, sys\n"
+        f"for _ in range({count}):\n"
+        f"    subprocess.run([sys.executable, '-c', {worker!r}])\n"
+    )
+    # One at a time: the peak is one worker and the parent, never two workers.
+    return Shape("short-lived processes one after another", code, mb, 25, 0)
+
+
 def shapes() -> tuple[Shape, ...]:
-    return (cow_forks(), shared_file_readers(), file_io(), grandchild_spike())
+    return (
+        cow_forks(),
+        shared_file_readers(),
+        file_io(),
+        grandchild_spike(),
+        concurrent_workers(),
+        one_after_another(),
+    )

@@ -170,10 +170,10 @@ def test_young_poll_and_hwm_rise_between_ticks_and_rusage_floor(tmp_path: Path) 
     # A poll saw new processes 150 MB above the last tick; pid 2 peaked at 212 and freed.
     memory.sample(tick(2.0, [proc(1, 10), proc(2, 12, hwm_mb=212)], unique_mb=20, quick_rise_mb=150), 2.0)
     figures = {f.source: f.value_mb for f in memory.result().figures}
-    assert figures["young_process_poll"] == 168 and figures["process_hwm_rise"] == 220
+    assert figures["young_process_poll"] == 168 and figures["process_hwm_rise"] == 218  # 18 + 212 - 12
     memory.sample(tick(3.0, [proc(1, 10), proc(2, 12, hwm_mb=212)], unique_mb=20), 3.0)  # not again
     result = memory.result()
-    assert result.peak_mb == 220 and result.peak_source == "process_hwm_rise"
+    assert result.peak_mb == 218 and result.peak_source == "process_hwm_rise"
     memory.finish(FinalFacts(4.0, rusage(maxrss_kb=500 * 1024), ()))
     result = memory.result()
     assert result.peak_mb == 500 and result.peak_source == "largest_process_rusage"
@@ -342,3 +342,14 @@ def test_cgroup_v1_files(tmp_path: Path) -> None:
     assert view.limit_bytes() == 512 * MB
     assert CgroupView(1, str(tmp_path / "missing"), dedicated=False).read() is None
     assert CgroupView(1, str(tmp_path / "missing"), dedicated=False).pids() is None
+
+
+def test_a_process_caught_exiting_is_not_counted_twice(tmp_path: Path) -> None:
+    """Its pages still count in the level read a moment before its status shows them gone."""
+    memory = MemorySampler(layout="none")
+    memory.start(ctx(tmp_path))
+    memory.sample(tick(1.0, [proc(1, 10)], unique_mb=8), 1.0)
+    # A new worker: 40 MB at its peak, 5 MB left as it exits; the level still had all of it.
+    memory.sample(tick(2.0, [proc(1, 10), proc(2, 5, hwm_mb=40)], unique_mb=40), 2.0)
+    result = memory.result()
+    assert result.peak_mb == 43  # 8 for the rest of the tree + 35 above the worker's ends

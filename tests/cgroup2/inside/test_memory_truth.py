@@ -26,6 +26,8 @@ SHAPES = (
     memory_shapes.shared_file_readers(32, readers=3, hold=2.0),
     memory_shapes.file_io(128),
     memory_shapes.grandchild_spike(100, hold=0.1, start=1.3),
+    memory_shapes.concurrent_workers(32, workers=3, hold=1.5),
+    memory_shapes.one_after_another(32, count=6),
 )
 
 

@@ -483,11 +483,12 @@ class ProcessTree:
         A grandchild that allocates 300 MB and exits within 200 ms lives between two
         1 s walks; polling only young processes every few tens of milliseconds sees
         it at its peak at a small cost. What a poll adds to the last walk's figure is
-        the young processes' anonymous memory faulted in since that walk (a fresh fork
-        shares its parent's pages, so only its growth beyond the least it was seen
-        with counts; file pages are left out as they are mostly libraries shared with
-        others), less the whole RSS of young members that were in the walk and are now
-        gone (more than they can have freed: the estimate errs low, never high). The
+        how the young processes' anonymous memory changed since that walk: for those in
+        the walk, up or down (what one frees while another grows must not count twice);
+        for those born since, what they faulted in (a fresh fork shares its parent's
+        pages, so only its own count); file pages are left out, as they are mostly
+        libraries shared with others. Young members of the walk that are gone take their
+        whole RSS with them (more than they can have freed: the estimate errs low). The
         largest such rise goes to the next ``TreeSnapshot.quick_rise_bytes``.
         Returns whether any member is young (the caller polls faster while one is).
         """
@@ -536,7 +537,11 @@ class ProcessTree:
                 member.anon_ref = anon - min(anon, self._private_dirty(pid))
             elif member.last is None and anon < member.anon_ref:
                 member.anon_ref = anon
-            rise += max(0, anon - member.anon_ref)
+            if member.last is None:
+                rise += max(0, anon - member.anon_ref)
+            else:
+                # In the walk's level: what it freed since counts as much as what it took.
+                rise += anon - member.anon_ref
         self._quick_rise = rise if self._quick_rise is None else max(self._quick_rise, rise)
         return True
 
@@ -641,16 +646,15 @@ class ProcessTree:
         different times can count a page twice when its sharing changed in between, and
         a read costs a page table walk, so:
 
-        - a full sweep (every member) runs every few ticks, when the budget allows;
-        - in between, the members whose sharing may have changed are read together:
-          newcomers and their parents (a fork shares its parent's pages), parents of
-          members that ended, and members whose RSS moved (they mapped, touched or
-          dropped pages); sharing changes among them stay consistent;
-        - everyone else counts its share at its last read plus its anonymous growth since.
-
-        Reads are paid from a budget of ``_UNIQUE_BUDGET`` of the interval, which may run
-        into debt for a burst; while it is deep in debt, newcomers count only the
-        anonymous memory they fault in after being first seen.
+        - every member is read in one sweep whenever the sharing may have changed (a
+          newcomer, a member gone, a member whose RSS moved) and every few ticks, as far
+          as a CPU budget of ``_UNIQUE_BUDGET`` of the interval allows (a burst may run it
+          into debt);
+        - beyond the budget, only the families where sharing may have changed are read
+          together (a fork shares with its parent and siblings; readers of one file are
+          often siblings), and while the debt is deep, nothing;
+        - a member not read since counts its share at its last read plus its anonymous
+          growth since; one never read counts what it faults in after first seen.
         """
         now = self._ticks
         budget = self._unique_budget
@@ -658,21 +662,30 @@ class ProcessTree:
         readable = [p for p in live if p.state != "Z"]
         members = self._members
         by_pid = {p.pid: p for p in readable}
+        changed = {p.pid for p in readable if members[p.pid].unique_base is None}
+        changed.update(
+            p.pid
+            for p in readable
+            if members[p.pid].unique_base is not None
+            and abs(p.rss_bytes - members[p.pid].rss_base) > _SWEEP_RSS_CHANGE
+        )
         first = self._last_sweep < 0
         predicted = self._rollup_cost * len(readable)
-        if first or (now - self._last_sweep >= _SWEEP_EVERY and predicted <= self._unique_tokens):
+        debt_limit = -budget * _SWEEP_SAVINGS
+        due = now - self._last_sweep >= _SWEEP_EVERY
+        if (
+            first
+            or (due and predicted <= self._unique_tokens)
+            or ((changed or gone) and predicted <= self._unique_tokens - debt_limit)
+        ):
             self._read_rollups(readable)
             self._last_sweep = now
-        elif self._unique_tokens > -budget * _SWEEP_SAVINGS:
-            pids: set[int] = set()
-            for p in readable:
-                member = members[p.pid]
-                if member.unique_base is None:
-                    pids.update((p.pid, p.ppid))
-                elif abs(p.rss_bytes - member.rss_base) > _SWEEP_RSS_CHANGE:
-                    pids.add(p.pid)
-            pids.update(p.ppid for p in gone)
-            self._read_rollups([by_pid[pid] for pid in sorted(pids) if pid in by_pid])
+        elif (changed or gone) and self._unique_tokens > debt_limit:
+            # Too many to read all: the families where sharing may have changed (a fork
+            # shares with its parent and siblings, readers of one file are often siblings).
+            parents = {by_pid[pid].ppid for pid in changed} | {p.ppid for p in gone}
+            family = {p.pid for p in readable if p.ppid in parents} | parents | changed
+            self._read_rollups([by_pid[pid] for pid in sorted(family) if pid in by_pid])
         total = 0
         for p in readable:
             member = members[p.pid]

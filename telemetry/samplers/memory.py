@@ -55,6 +55,7 @@ from telemetry.proctree import TreeSnapshot
 from telemetry.samplers.interface import BoundedSeries, FinalFacts, Sampler, SampleRecord, SamplingContext
 
 _MB = 1024 * 1024
+_KERNEL_PER_CACHED_BYTE_PERCENT = 5
 
 LAYOUTS = ("dedicated", "container", "shared", "none")
 _LEVEL_SOURCE = {
@@ -191,7 +192,10 @@ class MemorySampler(Sampler[MemoryResult]):
         side = self._session_side()
         not_build_before = prev.usage_bytes - prev.resident_bytes
         not_build_after = reading.usage_bytes - reading.resident_bytes
-        lower = reading.peak_bytes - not_build_before - io_delta - side
+        # Page cache brings kernel memory with it (the page cache's index, buffer heads:
+        # a few % of the data), charged to the cgroup too.
+        allowance = io_delta + io_delta * _KERNEL_PER_CACHED_BYTE_PERCENT // 100
+        lower = reading.peak_bytes - not_build_before - allowance - side
         upper = reading.peak_bytes - min(not_build_before, not_build_after) - side
         return max(0, lower), max(0, upper)
 

@@ -101,10 +101,23 @@ def grandchild_spike(mb: int = 150, hold: float = 0.1, start: float = 1.3) -> Sh
 
 
 def concurrent_workers(mb: int = 40, workers: int = 4, hold: float = 1.5) -> Shape:
-    worker = _TOUCH + f"import time\nb = touch({mb})\ntime.sleep({hold})\n"
+    # Each worker holds its memory until every worker has touched its own (however slow the
+    # machine), then for ``hold`` seconds: the peak is all of them at once by construction.
+    worker = _TOUCH + (
+        "import os, sys, time\n"
+        f"b = touch({mb})\n"
+        "ready = sys.argv[1]\n"
+        "open(os.path.join(ready, str(os.getpid())), 'w').close()\n"
+        "deadline = time.monotonic() + 120\n"
+        f"while len(os.listdir(ready)) < {workers} and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        f"time.sleep({hold})\n"
+    )
     code = (
-        "import subprocess, sys\n"
-        f"procs = [subprocess.Popen([sys.executable, '-c', {worker!r}]) for _ in range({workers})]\n"
+        "import os, subprocess, sys\n"
+        "ready = os.path.join(sys.argv[1], 'ready')\n"
+        "os.mkdir(ready)\n"
+        f"procs = [subprocess.Popen([sys.executable, '-c', {worker!r}, ready]) for _ in range({workers})]\n"
         "for p in procs:\n"
         "    p.wait()\n"
     )

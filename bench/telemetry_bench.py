@@ -1,19 +1,15 @@
-"""Telemetry accuracy and cost, printed side by side (not a timed test).
+"""Telemetry cost and network accuracy, printed side by side (not a timed test).
 
     .venv/bin/python bench/telemetry_bench.py            # everything (~2 min)
-    .venv/bin/python bench/telemetry_bench.py memory     # or: overhead, network
+    .venv/bin/python bench/telemetry_bench.py overhead   # or: network
 
-1. Peak memory. A three-level tree whose grandchild holds 300 MB (pages touched)
-   for 100 ms, sampled every 1 s; and 8 concurrent workers of 100 MB each. The
-   truth is what the processes report about themselves: each reads its own
-   VmHWM from /proc/self/status just before it exits, and since every process
-   of the tree is alive (and idle) while the big one peaks, the tree's true peak
-   is the sum. Printed beside it: a plain 1 s poller (psutil tree RSS, the usual
-   approach) and ours, with every labelled figure.
-2. Overhead. Sampler thread CPU time at a 1 s interval on a 50-process tree
+Peak memory against an independent truth, with the peers side by side, is
+``bench/memory_truth.py``.
+
+1. Overhead. Sampler thread CPU time at a 1 s interval on a 50-process tree
    (target <= 1 % of one core), and the wall time of a CPU-bound build
    monitored vs unmonitored in alternating pairs (target ratio <= 1.02).
-3. Network. A 50 MB download from a loopback HTTP server: bytes reported vs
+2. Network. A 50 MB download from a loopback HTTP server: bytes reported vs
    bytes served (target within 2 % plus protocol overhead), and the interface.
 """
 
@@ -29,102 +25,17 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from telemetry.model import RunData  # noqa: E402 - after the path fix above
 from telemetry.session import Session, SessionOptions  # noqa: E402
 
 PY = sys.executable
 MB = 1024 * 1024
-
-# Every process of the workloads appends "<role> <VmHWM kB>" to REPORT just before exiting.
-REPORT_HWM = textwrap.dedent(
-    """
-    def report_hwm(role):
-        import os
-        with open("/proc/self/status") as f:
-            hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-        with open(os.environ["BENCH_REPORT"], "a") as f:
-            f.write(f"{role} {hwm}\\n")
-    """
-)
-
-SPIKE_TREE = REPORT_HWM + textwrap.dedent(
-    """
-    import subprocess, sys, time
-    level, delay = int(sys.argv[1]), float(sys.argv[2])
-    if level == 1:
-        time.sleep(delay)  # where the spike falls between two 1 s ticks
-    if level < 3:
-        subprocess.run([sys.executable, "-c", sys.argv[3], str(level + 1), sys.argv[2], sys.argv[3]])
-        if level == 1:
-            time.sleep(0.3)
-    else:
-        b = bytearray(300 * 2**20)
-        for i in range(0, len(b), 4096):
-            b[i] = 1
-        time.sleep(0.1)
-    report_hwm(f"level{level}")
-    """
-)
-
-WORKERS = REPORT_HWM + textwrap.dedent(
-    """
-    import os, subprocess, sys, time
-    if sys.argv[1] == "root":
-        ready = sys.argv[2]
-        time.sleep(float(sys.argv[3]))
-        me = sys.argv[4]
-        procs = [subprocess.Popen([sys.executable, "-c", me, "worker", ready, str(i)]) for i in range(8)]
-        for p in procs:
-            p.wait()
-        report_hwm("root")
-    else:
-        ready, index = sys.argv[2], sys.argv[3]
-        b = bytearray(100 * 2**20)
-        for i in range(0, len(b), 4096):
-            b[i] = 1
-        open(os.path.join(ready, index), "w").close()
-        while len(os.listdir(ready)) < 8:  # all eight hold their 100 MB at once
-            time.sleep(0.01)
-        time.sleep(0.2)
-        report_hwm("worker")
-    """
-)
-
-
-class PlainPoller(threading.Thread):
-    """What most build monitors do: psutil tree RSS every second."""
-
-    def __init__(self, interval: float = 1.0) -> None:
-        super().__init__(daemon=True)
-        self.interval = interval
-        self.peak = 0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        me = psutil.Process()
-        while not self._halt.is_set():
-            total = 0
-            for child in me.children(recursive=True):
-                try:
-                    total += child.memory_info().rss
-                except psutil.Error:
-                    continue
-            self.peak = max(self.peak, total)
-            self._halt.wait(self.interval)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join()
 
 
 def _session(tmp: str, interval: float, env: dict[str, str] | None = None, enabled: bool = True) -> Session:
@@ -138,68 +49,8 @@ def _session(tmp: str, interval: float, env: dict[str, str] | None = None, enabl
     return Session(options, output=io.BytesIO())
 
 
-def _monitored(argv: list[str], env: dict[str, str], interval: float = 1.0) -> tuple[RunData, int]:
-    with tempfile.TemporaryDirectory() as tmp:
-        poller = PlainPoller(interval)
-        poller.start()
-        run = _session(tmp, interval, env).run(argv)
-        poller.stop()
-    return run, poller.peak
-
-
-def _truth(report: Path) -> tuple[float, dict[str, float]]:
-    roles: dict[str, float] = {}
-    total = 0.0
-    for line in report.read_text().splitlines():
-        role, kb = line.split()
-        total += int(kb) / 1024
-        roles[role] = max(roles.get(role, 0.0), int(kb) / 1024)
-    return total, roles
-
-
 def _pct(value: float, truth: float) -> str:
     return f"{100.0 * (value - truth) / truth:+6.1f} %"
-
-
-def _spike_argv(delay: float) -> Callable[[Path], list[str]]:
-    def make(_: Path) -> list[str]:
-        return [PY, "-c", SPIKE_TREE, "1", str(delay), SPIKE_TREE]
-
-    return make
-
-
-def _workers_argv(delay: float) -> Callable[[Path], list[str]]:
-    def make(ready: Path) -> list[str]:
-        return [PY, "-c", WORKERS, "root", str(ready), str(delay), WORKERS]
-
-    return make
-
-
-def bench_memory() -> None:
-    print("== 1. Peak memory (sampled every 1 s) ==")
-    print(f"{'workload':34} {'truth MB':>9} {'1s poller':>16} {'ours':>16}  source / other figures")
-    cases: list[tuple[str, Callable[[Path], list[str]]]] = []
-    for delay in (1.3, 1.6, 1.9):
-        cases.append((f"grandchild 300 MB/100 ms (t={delay}s)", _spike_argv(delay)))
-    for delay in (1.2, 1.7):
-        cases.append((f"8 workers x 100 MB (t={delay}s)", _workers_argv(delay)))
-    for label, make_argv in cases:
-        with tempfile.TemporaryDirectory() as work:
-            report = Path(work) / "hwm.txt"
-            ready = Path(work) / "ready"
-            ready.mkdir()
-            run, poller_peak = _monitored(make_argv(ready), {"BENCH_REPORT": str(report)})
-            truth, roles = _truth(report)
-        poller_mb = poller_peak / MB
-        figures = ", ".join(f"{f.source}={f.value_mb:.0f}" for f in run.memory.figures)
-        biggest = max(roles.items(), key=lambda kv: kv[1])
-        print(
-            f"{label:34} {truth:9.1f} {poller_mb:7.1f} {_pct(poller_mb, truth)} {run.memory.peak_mb:7.1f} "
-            f"{_pct(run.memory.peak_mb, truth)}  {run.memory.peak_source}"
-        )
-        print(f"{'':34} largest single process: {biggest[0]} {biggest[1]:.1f} MB")
-        print(f"{'':34} figures: {figures}")
-    print()
 
 
 FIFTY = textwrap.dedent(
@@ -335,13 +186,11 @@ def bench_network() -> None:
 
 
 def main(argv: list[str]) -> int:
-    wanted = set(argv) or {"memory", "overhead", "network"}
+    wanted = set(argv) or {"overhead", "network"}
     print(
         f"python {sys.version.split()[0]}, {os.uname().sysname} {os.uname().release}, "
         f"cores {os.cpu_count()}\n"
     )
-    if "memory" in wanted:
-        bench_memory()
     if "network" in wanted:
         bench_network()
     if "overhead" in wanted:

@@ -98,24 +98,34 @@ def _namespace_sockets(proc: str) -> set[str]:
     return inodes
 
 
+def socket_inodes_of(proc: str, pid: int) -> list[str] | None:
+    """Socket inodes in ``pid``'s descriptors: [] when it exited, None when they are unreadable."""
+    fd_dir = f"{proc}/{pid}/fd"
+    try:
+        names = os.listdir(fd_dir)
+    except FileNotFoundError:
+        return []  # exited
+    except OSError:
+        return None
+    found = []
+    for name in names:
+        try:
+            target = os.readlink(f"{fd_dir}/{name}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.append(target[8:-1])
+    return found
+
+
 def _held_sockets(proc: str, pids: Iterable[int]) -> set[str] | None:
     """Socket inodes in the descriptors of ``pids``; None when one's descriptors are unreadable."""
     held: set[str] = set()
     for pid in pids:
-        fd_dir = f"{proc}/{pid}/fd"
-        try:
-            names = os.listdir(fd_dir)
-        except FileNotFoundError:
-            continue  # exited
-        except OSError:
+        inodes = socket_inodes_of(proc, pid)
+        if inodes is None:
             return None
-        for name in names:
-            try:
-                target = os.readlink(f"{fd_dir}/{name}")
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                held.add(target[8:-1])
+        held.update(inodes)
     return held
 
 

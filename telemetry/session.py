@@ -59,7 +59,7 @@ from telemetry.proctree import ProcessTree, TreeSnapshot, adopted_zombies, sessi
 from telemetry.samplers.cpu import CpuSampler
 from telemetry.samplers.disk import DiskSampler
 from telemetry.samplers.interface import FinalFacts, Sampler, SamplingContext
-from telemetry.samplers.memory import MemorySampler
+from telemetry.samplers.memory import MemorySampler, own_status_bytes
 from telemetry.samplers.network import NetworkSampler, with_builder_downloads
 from telemetry.samplers.system import collect_system_info
 from telemetry.stages import EventTail, StageTracker
@@ -242,14 +242,7 @@ def _setsid_forks() -> bool:
 
 def _own_hwm_bytes() -> int:
     """This process's VmHWM (0 when /proc cannot tell)."""
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+    return own_status_bytes("VmHWM")
 
 
 def _vmstat_oom_kills() -> int | None:

@@ -107,16 +107,21 @@ def system_used_bytes(meminfo: str) -> int:
     return max(0, total - available)
 
 
-def own_anon_bytes(status_path: str = "/proc/self/status") -> int:
-    """This process's RssAnon (0 when /proc cannot tell)."""
+def own_status_bytes(field: str, status_path: str = "/proc/self/status") -> int:
+    """A ``Field:  N kB`` line of this process's status, in bytes (0 when /proc cannot tell)."""
     try:
         with open(status_path, encoding="ascii", errors="replace") as handle:
             for line in handle:
-                if line.startswith("RssAnon:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
     return 0
+
+
+def own_anon_bytes(status_path: str = "/proc/self/status") -> int:
+    """This process's RssAnon (0 when /proc cannot tell)."""
+    return own_status_bytes("RssAnon", status_path)
 
 
 def _keep_larger(a: MemorySample, b: MemorySample) -> MemorySample:

@@ -25,14 +25,13 @@ ticks are not counted.
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
 
 from telemetry.events import BUILDER_DOWNLOADED_BYTES
 from telemetry.model import NetworkResult, NetworkSample
-from telemetry.netns import namespace_shared
+from telemetry.netns import namespace_shared, socket_inodes_of
 from telemetry.proctree import TreeSnapshot
 from telemetry.samplers.interface import BoundedSeries, FinalFacts, Sampler, SampleRecord, SamplingContext
 
@@ -172,18 +171,8 @@ class NetworkSampler(Sampler[NetworkResult]):
     def _socket_inodes(self, pids: list[int]) -> dict[str, int]:
         owners: dict[str, int] = {}
         for pid in pids:
-            fd_dir = f"{self._proc}/{pid}/fd"
-            try:
-                names = os.listdir(fd_dir)
-            except OSError:
-                continue
-            for name in names:
-                try:
-                    target = os.readlink(f"{fd_dir}/{name}")
-                except OSError:
-                    continue
-                if target.startswith("socket:["):
-                    owners[target[8:-1]] = pid
+            for inode in socket_inodes_of(self._proc, pid) or ():
+                owners[inode] = pid
         return owners
 
     def _sockets_changed(self) -> bool:

@@ -383,47 +383,59 @@ class Session:
             cgroup = dedicated
         elif opts.read_cgroup:
             cgroup = CgroupView.current()
-        oom_before = cgroup.oom_kills() if cgroup is not None else None
-        vmstat_oom_before = _vmstat_oom_kills()
-        previous_subreaper = _set_subreaper(True) if opts.subreaper else None
+        previous_subreaper: bool | None = None
+        try:  # nothing may leave the build's cgroup behind, whatever fails before the build starts
+            oom_before = cgroup.oom_kills() if cgroup is not None else None
+            vmstat_oom_before = _vmstat_oom_kills()
+            previous_subreaper = _set_subreaper(True) if opts.subreaper else None
 
-        # The build may use at most the smallest limit on its way up: ours (a container's)
-        # and the dedicated cgroup's, if one was set.
-        own = cgroup if dedicated is None or not opts.read_cgroup else CgroupView.current()
-        limits = [v.limit_bytes() for v in (own, dedicated) if v is not None]
-        known = [limit for limit in limits if limit is not None]
-        try:
-            system = collect_system_info(output_path, min(known) if known else None)
-        except OSError:
-            system = _empty_system(output_path)
-
-        layout, session_side = memory_layout(dedicated is not None, cgroup)
-        samplers: list[Sampler[Any]] = []
-        memory = MemorySampler(
-            capacity=opts.series_capacity, layout=layout, session_baseline_bytes=session_side
-        )
-        cpu = CpuSampler(capacity=opts.series_capacity)
-        network = NetworkSampler(capacity=opts.series_capacity)
-        disk = DiskSampler(capacity=opts.series_capacity)
-        samplers = [memory, cpu, network, disk]
-        context = SamplingContext(start_time=start, interval=opts.sample_interval, output_path=output_path)
-        logs: dict[str, _SampleLog] = {}
-        for sampler in samplers:
+            # The build may use at most the smallest limit on its way up: ours (a container's)
+            # and the dedicated cgroup's, if one was set.
+            own = cgroup if dedicated is None or not opts.read_cgroup else CgroupView.current()
+            limits = [v.limit_bytes() for v in (own, dedicated) if v is not None]
+            known = [limit for limit in limits if limit is not None]
             try:
-                sampler.start(context)
-            except Exception as exc:
-                self._errors.append(f"{sampler.name}: {type(exc).__name__}: {exc}")
-            try:
-                logs[sampler.name] = _SampleLog(telemetry_dir / f"{sampler.name}-samples.log")
-            except OSError as exc:
-                self._errors.append(f"{sampler.name}: cannot open sample log: {exc}")
+                system = collect_system_info(output_path, min(known) if known else None)
+            except OSError:
+                system = _empty_system(output_path)
 
-        tree = ProcessTree(cgroup=cgroup, unique=layout in ("shared", "none"), interval=opts.sample_interval)
-        tracker = StageTracker(start)
-        tail = EventTail(str(events_path))
-        monitor = _Monitor(
-            tree, samplers, logs, memory, tracker, tail, opts.sample_interval, opts.quick_poll_interval
-        )
+            layout, session_side = memory_layout(dedicated is not None, cgroup)
+            samplers: list[Sampler[Any]] = []
+            memory = MemorySampler(
+                capacity=opts.series_capacity, layout=layout, session_baseline_bytes=session_side
+            )
+            cpu = CpuSampler(capacity=opts.series_capacity)
+            network = NetworkSampler(capacity=opts.series_capacity)
+            disk = DiskSampler(capacity=opts.series_capacity)
+            samplers = [memory, cpu, network, disk]
+            context = SamplingContext(
+                start_time=start, interval=opts.sample_interval, output_path=output_path
+            )
+            logs: dict[str, _SampleLog] = {}
+            for sampler in samplers:
+                try:
+                    sampler.start(context)
+                except Exception as exc:
+                    self._errors.append(f"{sampler.name}: {type(exc).__name__}: {exc}")
+                try:
+                    logs[sampler.name] = _SampleLog(telemetry_dir / f"{sampler.name}-samples.log")
+                except OSError as exc:
+                    self._errors.append(f"{sampler.name}: cannot open sample log: {exc}")
+
+            tree = ProcessTree(
+                cgroup=cgroup, unique=layout in ("shared", "none"), interval=opts.sample_interval
+            )
+            tracker = StageTracker(start)
+            tail = EventTail(str(events_path))
+            monitor = _Monitor(
+                tree, samplers, logs, memory, tracker, tail, opts.sample_interval, opts.quick_poll_interval
+            )
+        except BaseException:
+            if dedicated is not None:
+                dedicated.remove()
+            if previous_subreaper is not None and not previous_subreaper:
+                _set_subreaper(False)
+            raise
         build_rusage: resource.struct_rusage | None = None
         spawner_hwm = 0  # our VmHWM when the build was forked (see FinalFacts)
         output_tail: tuple[str, ...] = ()

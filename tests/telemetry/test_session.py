@@ -383,3 +383,31 @@ def test_peak_memory_counts_each_page_once(tmp_path: Path, layout: str, shape: m
     low, high = shape.band
     assert low <= run.memory.peak_mb <= high, figures
     assert figures["tree_rss_sum"] >= shape.rss_sum_mb * 0.95  # what summing RSS would have said
+
+
+def test_a_failure_before_the_build_starts_leaves_no_cgroup_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not _cgroup_available():
+        skip_or_fail("no writable memory cgroup here (not root)")
+    import telemetry.session as session_module
+    from telemetry.cgroup import _locate
+
+    located = _locate(for_children=True)
+    assert located is not None
+    own = Path(located[1])
+    mine = f"telemetry-{os.getpid()}-"
+
+    def made() -> list[Path]:  # a child of our cgroup (v1) or a sibling (v2)
+        return [p for p in [*own.iterdir(), *own.parent.iterdir()] if p.name.startswith(mine)]
+
+    before = made()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        assert [p for p in made() if p not in before], "the build's cgroup should exist by now"
+        raise RuntimeError("setup broke")
+
+    monkeypatch.setattr(session_module, "StageTracker", broken)
+    with pytest.raises(RuntimeError, match="setup broke"):
+        _run(tmp_path, argv=[PY, "-c", "pass"])
+    assert [p for p in made() if p not in before] == []

@@ -10,7 +10,7 @@ runs the same way outside the container. The order matters:
    a job summary and annotations (status ``failure``, category ``configuration``);
 3. start the build as soon as possible (heavy imports wait until it runs);
 4. read the builder's result file, write the telemetry report, then outputs,
-   build-summary.json, the job summary and annotations; exit as SPEC 2 says.
+   build-summary.json, the job summary and annotations; exit with the status's code.
 """
 
 from __future__ import annotations

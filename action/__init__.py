@@ -24,6 +24,6 @@ Modules, in the order a run uses them:
 - ``build_summary``: ``build-summary.json``, written atomically in every case.
 - ``outputs``: ``$GITHUB_OUTPUT`` (actions-toolkit, random delimiters) and a
   runner-faithful parser of that file.
-- ``job_summary``: the Markdown job summary (SPEC 5.6), capped under 1 MiB.
+- ``job_summary``: the Markdown job summary, capped under 1 MiB.
 - ``annotations``: ``::error``/``::warning`` with file and line, ``::group::`` blocks.
 """

@@ -4,7 +4,7 @@ Sources, most specific first: the builder's result file (status, packages,
 per-job failures, a structured configuration error with file and line), then
 the telemetry report's failure analysis (stage, log lines, remediation), then
 the bare exit status. Cancellation overrides everything: a cancelled run is
-``cancelled``, never a build failure (SPEC 5.3).
+``cancelled``, never a build failure.
 """
 
 from __future__ import annotations

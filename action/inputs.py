@@ -1,4 +1,4 @@
-"""Read and validate the action's inputs (SPEC 2).
+"""Read and validate the action's inputs.
 
 The runner passes each input as ``INPUT_<NAME>`` with the name upper-cased and
 hyphens kept (``INPUT_CONFIG-FILE``); actions-toolkit's ``core.get_input``
@@ -28,7 +28,7 @@ from typing import Final
 
 from actions_toolkit import core
 
-# Every input of SPEC 2 and the default the entrypoint applies when the value is
+# Every input of action.yml and the default the entrypoint applies when the value is
 # empty. action.yml declares the same defaults (a test checks they agree);
 # ``github-token`` is the exception: the runner fills in ``${{ github.token }}``,
 # and by hand the ``GITHUB_TOKEN`` variable is used.

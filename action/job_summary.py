@@ -1,4 +1,4 @@
-"""The job summary (SPEC 5.6): Markdown for ``$GITHUB_STEP_SUMMARY``.
+"""The job summary: Markdown for ``$GITHUB_STEP_SUMMARY``.
 
 Sections, most important first: outcome; for failures the category, stage,
 reason and remediation; the package grid (arch × suite, size, lintian);

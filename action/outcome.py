@@ -4,7 +4,7 @@
 the same ``ActionOutcome``, so they cannot disagree about the status, the
 failure category or which packages this run produced.
 
-Status and exit code (SPEC 2): ``success`` exits 0 (1 when a regression is
+Status and exit code: ``success`` exits 0 (1 when a regression is
 detected and ``fail-on-regression`` is set); ``partial`` and ``failure`` exit
 non-zero (the builder's own status when it gave one, else 1; invalid inputs
 or configuration exit 2); ``cancelled`` exits 128 + the signal (130 for
@@ -117,7 +117,7 @@ class ActionOutcome:
 
     @property
     def failure_category(self) -> str:
-        # Empty on success and on cancellation: cancelling is not a build failure (SPEC 5.3).
+        # Empty on success and on cancellation: cancelling is not a build failure.
         if self.status in ("success", "cancelled") or self.failure is None:
             return ""
         return self.failure.category

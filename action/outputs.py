@@ -1,4 +1,4 @@
-"""The step's outputs (SPEC 2), written to ``$GITHUB_OUTPUT``.
+"""The step's outputs, written to ``$GITHUB_OUTPUT``.
 
 actions-toolkit's ``core.set_output`` writes each value as a
 ``name<<ghadelimiter_<uuid4>`` block, so a value can hold newlines or

@@ -13,7 +13,7 @@ Measured in one run, side by side:
 
 CPU seconds are printed beside wall times: on a shared machine the wall times follow the load.
 
-Targets (issue 2): a <= 1.25 x c and b / a >= 4; peak memory of (a) under 1 GiB.
+Targets: a <= 1.25 x c and b / a >= 4; peak memory of (a) under 1 GiB.
 
     .venv/bin/python bench/multiarch_bench.py [--b-sample N] [--keep DIR]
 

@@ -1,4 +1,4 @@
-"""What an asset's bytes must hash to, and the check (SPEC 4.3).
+"""What an asset's bytes must hash to, and the check.
 
 Sources of an expected digest, strongest first:
 

@@ -1,4 +1,4 @@
-"""Which release asset holds the binary for which Debian architecture (SPEC 4.1).
+"""Which release asset holds the binary for which Debian architecture.
 
 Auto-discovery reads only asset names. It avoids the classic mistakes of ad-hoc scripts:
 

@@ -1,4 +1,4 @@
-"""Baselines and regressions (SPEC 5.4).
+"""Baselines and regressions.
 
 The guide's rules: build duration and peak memory are compared with the saved
 baseline; an increase of ``threshold`` percent (default 20) or more is a

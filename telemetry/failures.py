@@ -1,4 +1,4 @@
-"""Failure analysis (SPEC 5.3): what went wrong, where, and what to do about it.
+"""Failure analysis: what went wrong, where, and what to do about it.
 
 Known failures are classified from their structure first, in this order:
 

@@ -453,7 +453,7 @@ def test_a_build_that_ignores_sigterm_is_killed_after_the_grace_period(
 
 
 def test_the_build_starts_quickly(workspace: Path) -> None:
-    """From launching the entrypoint to the build's first instruction: the SPEC target is under 1 s."""
+    """From launching the entrypoint to the build's first instruction: the target is under 1 s."""
     files = workspace.parent / "file_commands"
     files.mkdir()
     (files / "set_output_1").write_text("")

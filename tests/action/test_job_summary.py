@@ -1,4 +1,4 @@
-"""The job summary: every SPEC 5.6 part, safe Markdown and Mermaid, and the 1 MiB cap."""
+"""The job summary: every part, safe Markdown and Mermaid, and the 1 MiB cap."""
 
 from __future__ import annotations
 

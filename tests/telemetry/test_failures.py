@@ -175,7 +175,7 @@ def test_sigkill_with_oom_is_resource(rules: FailureRules) -> None:
 def test_plain_sigkill_uses_the_log(rules: FailureRules) -> None:
     got = classify_outcome(ProcessOutcome(137, None, False, False, ("Killed",)), rules)
     assert got.category == "resource" and got.exit_code == 137
-    # A bare SIGKILL with no OOM evidence is still most likely memory (SPEC 5.3, issue 5).
+    # A bare SIGKILL with no OOM evidence is still most likely memory.
     got = classify_outcome(ProcessOutcome(None, signal.SIGKILL, False, False, ()), rules)
     assert got.category == "resource" and got.reason == "the build was killed by SIGKILL"
 

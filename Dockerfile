@@ -62,6 +62,7 @@ ENV LANG=C.UTF-8 \
 COPY entrypoint.py /app/entrypoint.py
 COPY action /app/action
 COPY multiarch /app/multiarch
+COPY contracts /app/contracts
 COPY telemetry /app/telemetry
 COPY schemas /app/schemas
 # Byte-code compiled once here instead of in every container start (each run is a fresh

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from action.inputs import TOKEN_INPUT, ActionInputs
+from contracts.vocabulary import ENV_TELEMETRY_DIR, ENV_TELEMETRY_ENABLED
 
 # The folder holding entrypoint.py, multiarch/ and telemetry/.
 ACTION_ROOT: Final = Path(__file__).resolve().parent.parent
@@ -95,8 +96,8 @@ def child_environment(
         python_path.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(python_path)
     if inputs.telemetry_enabled:
-        env["TELEMETRY_DIR"] = str(inputs.telemetry_dir.absolute)
-    env["TELEMETRY_ENABLED"] = "true" if inputs.telemetry_enabled else "false"
+        env[ENV_TELEMETRY_DIR] = str(inputs.telemetry_dir.absolute)
+    env[ENV_TELEMETRY_ENABLED] = "true" if inputs.telemetry_enabled else "false"
     # The builder keeps paths from package.yaml (source.assets_dir) inside it too.
     env["MULTIARCH_WORKSPACE"] = str(inputs.workspace)
     if shim_dir is not None:

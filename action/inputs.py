@@ -28,6 +28,16 @@ from typing import Final
 
 from actions_toolkit import core
 
+from contracts.vocabulary import (
+    DEFAULT_REGRESSION_THRESHOLD_PERCENT,
+    DEFAULT_TELEMETRY_DIR,
+    ENV_SAVE_BASELINE,
+    ENV_TELEMETRY_DIR,
+    ENV_TELEMETRY_ENABLED,
+    FailureCategory,
+    parse_bool,
+)
+
 # Every input of action.yml and the default the entrypoint applies when the value is
 # empty. action.yml declares the same defaults (a test checks they agree);
 # ``github-token`` is the exception: the runner fills in ``${{ github.token }}``,
@@ -45,10 +55,10 @@ INPUT_DEFAULTS: Final[Mapping[str, str]] = {
     "pinned-metadata": "",
     "github-token": "",
     "telemetry-enabled": "true",
-    "telemetry-dir": ".telemetry",
+    "telemetry-dir": DEFAULT_TELEMETRY_DIR,
     "sample-interval": "1",
     "save-baseline": "false",
-    "regression-threshold": "20",
+    "regression-threshold": f"{DEFAULT_REGRESSION_THRESHOLD_PERCENT:g}",
     "fail-on-regression": "false",
     "command": "",
     "job-summary": "true",
@@ -57,14 +67,12 @@ INPUT_DEFAULTS: Final[Mapping[str, str]] = {
 # The guide's environment variables, for local and CLI use. An explicitly given
 # input wins (inside a workflow the runner always gives one, so there the input rules).
 ENV_FALLBACKS: Final[Mapping[str, str]] = {
-    "telemetry-enabled": "TELEMETRY_ENABLED",
-    "save-baseline": "SAVE_BASELINE",
-    "telemetry-dir": "TELEMETRY_DIR",
+    "telemetry-enabled": ENV_TELEMETRY_ENABLED,
+    "save-baseline": ENV_SAVE_BASELINE,
+    "telemetry-dir": ENV_TELEMETRY_DIR,
 }
 
 TOKEN_INPUT: Final = "github-token"
-_TRUE: Final = frozenset({"true", "True", "TRUE"})
-_FALSE: Final = frozenset({"false", "False", "FALSE"})
 # Debian revision characters (Debian Policy 5.6.12); the builder re-checks the whole version.
 _REVISION_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+~]*$")
 _MAX_PARALLEL_LIMIT: Final = 1024
@@ -83,7 +91,7 @@ class InputProblem:
 class InputError(Exception):
     """Every problem found in the inputs (category ``configuration``)."""
 
-    category: Final = "configuration"
+    category: Final = FailureCategory.CONFIGURATION
 
     def __init__(self, problems: tuple[InputProblem, ...]) -> None:
         super().__init__("; ".join(f"{p.name}: {p.message}" for p in problems))
@@ -203,12 +211,11 @@ class _Collector:
 
     def boolean(self, name: str) -> bool:
         value = _raw(name)
-        if value in _TRUE:
-            return True
-        if value in _FALSE:
-            return False
-        self.add(name, f"{value!r} is not a boolean; use true or false")
-        return INPUT_DEFAULTS[name] == "true"
+        parsed = parse_bool(value)
+        if parsed is None:
+            self.add(name, f"{value!r} is not a boolean; use true or false")
+            return parse_bool(INPUT_DEFAULTS[name]) is True
+        return parsed
 
     def number(self, name: str, *, minimum: float, maximum: float, unit: str = "") -> float:
         value = _raw(name)
@@ -322,7 +329,8 @@ def read_inputs(token: str, known: KnownNames | None = None) -> ActionInputs:
         assets_dir=assets_dir,
         pinned_metadata=pinned_metadata,
         telemetry_enabled=check.boolean("telemetry-enabled"),
-        telemetry_dir=telemetry_dir or WorkspacePath(".telemetry", workspace / ".telemetry"),
+        telemetry_dir=telemetry_dir
+        or WorkspacePath(DEFAULT_TELEMETRY_DIR, workspace / DEFAULT_TELEMETRY_DIR),
         sample_interval=check.number("sample-interval", minimum=0.05, maximum=3600, unit=" seconds"),
         save_baseline=check.boolean("save-baseline"),
         regression_threshold=check.number("regression-threshold", minimum=0, maximum=10000, unit=" percent"),
@@ -357,12 +365,13 @@ def safe_defaults(token: str = "") -> ActionInputs:
         assets_dir=None,
         pinned_metadata=None,
         telemetry_enabled=False,
-        telemetry_dir=check.path("telemetry-dir") or WorkspacePath(".telemetry", workspace / ".telemetry"),
+        telemetry_dir=check.path("telemetry-dir")
+        or WorkspacePath(DEFAULT_TELEMETRY_DIR, workspace / DEFAULT_TELEMETRY_DIR),
         sample_interval=1.0,
         save_baseline=False,
-        regression_threshold=20.0,
+        regression_threshold=DEFAULT_REGRESSION_THRESHOLD_PERCENT,
         fail_on_regression=False,
         command=_raw("command"),
-        job_summary=_raw("job-summary") not in _FALSE,
+        job_summary=parse_bool(_raw("job-summary")) is not False,
         github_token=token,
     )

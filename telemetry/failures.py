@@ -31,6 +31,7 @@ from typing import Any, Final
 
 import jsonschema
 
+from contracts.vocabulary import FailureCategory, RunStatus, StageStatus
 from telemetry.events import CATEGORIES
 from telemetry.model import FailureEvent, ProcessOutcome, RunData, StageRecord
 
@@ -43,7 +44,7 @@ RULES_SCHEMA_PATH: Final = DATA_DIR / "failure_rules.schema.json"
 MAX_REASON_LINES: Final = 5
 MAX_LINE_CHARS: Final = 500
 
-RUN_STATUSES: Final = ("success", "failure", "cancelled")
+RUN_STATUSES: Final = tuple(RunStatus)
 
 # A code longer than this is not a code (and int() of a huge digit string is slow or refused).
 _MAX_CODE_CHARS: Final = 64
@@ -372,10 +373,10 @@ def _analysis_from_text(
             remediation=found.rule.remediation,
             matched_rule=f"rule:{found.rule.id}",
         )
-    unknown = rules.categories["unknown"]
+    unknown = rules.categories[FailureCategory.UNKNOWN]
     reason = fallback_reason or "\n".join(clean_lines(lines)[-MAX_REASON_LINES:])
     return FailureAnalysis(
-        "unknown", stage, reason, exit_code, signal, unknown.transient, unknown.remediation, ""
+        FailureCategory.UNKNOWN, stage, reason, exit_code, signal, unknown.transient, unknown.remediation, ""
     )
 
 
@@ -412,7 +413,7 @@ def classify_event(
     proc_signal = signal_name(outcome.signal) if outcome else None
     stage = event.stage or "build"
 
-    if event.category in CATEGORIES and event.category != "unknown":
+    if event.category in CATEGORIES and event.category != FailureCategory.UNKNOWN:
         v = rules.categories[event.category]
         return _with_verdict(
             v,
@@ -426,7 +427,7 @@ def classify_event(
         )
 
     found = structured_verdict(event.code, rules)
-    if found is not None and found[1].category != "unknown":
+    if found is not None and found[1].category != FailureCategory.UNKNOWN:
         matched, v, code_exit, code_signal = found
         return _with_verdict(
             v,
@@ -439,7 +440,7 @@ def classify_event(
             remediation=event.remediation,
         )
     in_text = _errno_in_text(event.reason, rules)
-    if in_text is not None and in_text[1].category != "unknown":
+    if in_text is not None and in_text[1].category != FailureCategory.UNKNOWN:
         return _with_verdict(
             in_text[1],
             in_text[0],
@@ -456,12 +457,16 @@ def classify_event(
     by_reason = _analysis_from_text(
         [event.reason], rules, stage=stage, exit_code=exit_code, signal=proc_signal
     )
-    result = by_reason if by_reason.category != "unknown" else _replace_reason(by_reason, event.reason)
-    if by_reason.category == "unknown" and outcome is not None and outcome.output_tail:
+    result = (
+        by_reason
+        if by_reason.category != FailureCategory.UNKNOWN
+        else _replace_reason(by_reason, event.reason)
+    )
+    if by_reason.category == FailureCategory.UNKNOWN and outcome is not None and outcome.output_tail:
         by_tail = _analysis_from_text(
             outcome.output_tail, rules, stage=stage, exit_code=exit_code, signal=proc_signal
         )
-        if by_tail.category != "unknown":
+        if by_tail.category != FailureCategory.UNKNOWN:
             # Keep the build's own words first; the log lines explain them.
             result = _replace_reason(by_tail, _join_reason(event.reason, by_tail.reason))
     if event.transient is not None or event.remediation:
@@ -479,7 +484,7 @@ def classify_outcome(outcome: ProcessOutcome, rules: FailureRules, stage: str = 
     if outcome.oom_killed:
         reason = "killed by the kernel OOM killer"
         tail = match_log(outcome.output_tail, rules)
-        if tail is not None and tail.rule.category == "resource":
+        if tail is not None and tail.rule.category == FailureCategory.RESOURCE:
             reason = _join_reason(reason, "\n".join(tail.lines))
         return _with_verdict(
             rules.oom,
@@ -529,7 +534,7 @@ def classify_outcome(outcome: ProcessOutcome, rules: FailureRules, stage: str = 
     by_log = _analysis_from_text(
         outcome.output_tail, rules, stage=stage, exit_code=outcome.exit_code, signal=sig
     )
-    if structured is not None and structured[1].category != "unknown":
+    if structured is not None and structured[1].category != FailureCategory.UNKNOWN:
         return _with_verdict(
             structured[1],
             structured[0],
@@ -538,26 +543,26 @@ def classify_outcome(outcome: ProcessOutcome, rules: FailureRules, stage: str = 
             exit_code=outcome.exit_code,
             signal=sig,
         )
-    if by_log.category != "unknown":
+    if by_log.category != FailureCategory.UNKNOWN:
         return by_log
     return _replace_reason(by_log, by_log.reason or _describe_exit(outcome))
 
 
-def run_status(run: RunData) -> str:
+def run_status(run: RunData) -> RunStatus:
     """``success``, ``failure`` or ``cancelled`` for the run as a whole."""
     outcome = run.outcome
     if outcome.cancelled:
-        return "cancelled"
+        return RunStatus.CANCELLED
     if (
         run.failures
         or outcome.spawn_error
         or outcome.oom_killed
         or outcome.signal is not None
         or (outcome.exit_code is not None and outcome.exit_code != 0)
-        or any(s.status == "failure" for s in run.stages)
+        or any(s.status == StageStatus.FAILURE for s in run.stages)
     ):
-        return "failure"
-    return "success"
+        return RunStatus.FAILURE
+    return RunStatus.SUCCESS
 
 
 def analyze_run(run: RunData, rules: FailureRules) -> tuple[FailureAnalysis, ...]:
@@ -567,7 +572,7 @@ def analyze_run(run: RunData, rules: FailureRules) -> tuple[FailureAnalysis, ...
     recorded, since it ended the build; otherwise the first failure the build
     reported, then failed stages, then the process's exit status and output.
     """
-    if run_status(run) != "failure":
+    if run_status(run) != RunStatus.FAILURE:
         return ()
     outcome = run.outcome
     analyses: list[FailureAnalysis] = []
@@ -576,7 +581,7 @@ def analyze_run(run: RunData, rules: FailureRules) -> tuple[FailureAnalysis, ...
         analyses.append(classify_outcome(outcome, rules, stage=running))
     analyses.extend(classify_event(ev, rules, outcome) for ev in sorted(run.failures, key=lambda e: e.time))
     if not analyses:
-        failed = [s for s in run.stages if s.status == "failure"]
+        failed = [s for s in run.stages if s.status == StageStatus.FAILURE]
         for stage in failed:
             lines = [stage.message] if stage.message else []
             by_message = _analysis_from_text(
@@ -586,7 +591,7 @@ def analyze_run(run: RunData, rules: FailureRules) -> tuple[FailureAnalysis, ...
                 exit_code=outcome.exit_code,
                 signal=signal_name(outcome.signal),
             )
-            if by_message.category == "unknown" and outcome.output_tail:
+            if by_message.category == FailureCategory.UNKNOWN and outcome.output_tail:
                 by_tail = classify_outcome(outcome, rules, stage=stage.name)
                 by_message = _replace_reason(by_tail, _join_reason(stage.message, by_tail.reason))
             analyses.append(by_message)
@@ -601,7 +606,7 @@ def analyze_run(run: RunData, rules: FailureRules) -> tuple[FailureAnalysis, ...
 def _running_stage(stages: Sequence[StageRecord]) -> str:
     """The stage a dying build was in: the last never-completed one, else the last one."""
     for stage in reversed(stages):
-        if stage.status == "incomplete":
+        if stage.status == StageStatus.INCOMPLETE:
             return stage.name
     return stages[-1].name if stages else "build"
 

@@ -191,11 +191,37 @@ def test_assets_dir_must_be_a_folder(workspace: Path, monkeypatch: pytest.Monkey
     assert "assets-dir" in problems(monkeypatch, version="v1", assets_dir="missing")
 
 
-@pytest.mark.parametrize("value", ["yes", "1", "on", "tru"])
-def test_booleans_follow_yaml_core_schema(
+@pytest.mark.parametrize("value", ["tru", "y", "2", "maybe", "true false"])
+def test_a_boolean_input_that_is_no_known_spelling_is_an_error(
     workspace: Path, monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
     assert "lintian-check" in problems(monkeypatch, version="v1", lintian_check=value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("yes", True),
+        ("On", True),
+        ("1", True),
+        ("false", False),
+        ("False", False),
+        ("no", False),
+        ("off", False),
+        ("0", False),
+    ],
+)
+def test_boolean_inputs_and_variables_follow_one_rule(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, value: str, expected: bool
+) -> None:
+    # The same spelling means the same thing as an input, as an environment variable the
+    # entrypoint falls back to, and to the telemetry CLI (contracts.vocabulary.parse_bool).
+    assert read(monkeypatch, version="v1", lintian_check=value).lintian_check is expected
+    monkeypatch.setenv("INPUT_TELEMETRY-ENABLED", "")
+    monkeypatch.setenv("TELEMETRY_ENABLED", value)
+    assert read(monkeypatch, version="v1").telemetry_enabled is expected
 
 
 @pytest.mark.parametrize(

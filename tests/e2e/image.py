@@ -36,6 +36,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from tests.support.apt_mirror import debian_mirror
+
 BASE_IMAGE: Final = "docker.io/library/debian:trixie-slim"
 PROJECT_IMAGE: Final = "localhost/debian-multiarch-builder:e2e"
 SUITE: Final = "trixie"
@@ -142,9 +144,9 @@ def _remove(path: Path) -> None:
 def base_rootfs_tarball(mirror: str | None = None) -> Path:
     """The cached slim trixie rootfs as a tar file; made with debootstrap (root, ~30 s) once.
 
-    The mirror is ``$DEBIAN_MIRROR`` when set (a CI's local mirror), else Debian's CDN.
+    The mirror is ``$DEBIAN_MIRROR`` when set, else the Debian archive this machine's apt uses.
     """
-    mirror = mirror or os.environ.get("DEBIAN_MIRROR", "").strip() or "http://deb.debian.org/debian"
+    mirror = mirror or debian_mirror()
     tarball = cache_root() / f"debian-{SUITE}-slim-rootfs.tar"
     with _locked(cache_root() / f"debian-{SUITE}-slim-rootfs.lock"):
         if tarball.exists():

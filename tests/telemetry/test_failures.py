@@ -87,8 +87,8 @@ def test_earliest_strong_line_wins_over_later_consequences(rules: FailureRules) 
     # DNS failure during apt-get update explains the later "Unable to locate package".
     got = classify_text(
         [
-            "Err:1 http://deb.debian.org/debian bookworm InRelease",
-            "  Temporary failure resolving 'deb.debian.org'",
+            "Err:1 http://mirror.example.org/debian bookworm InRelease",
+            "  Temporary failure resolving 'mirror.example.org'",
             "E: Unable to locate package jq",
         ],
         rules,

@@ -1,4 +1,4 @@
-"""A GitHub-shaped REST API on loopback, serving releases from local files.
+"""A GitHub-shaped REST API on loopback: releases, Actions artifacts and issue comments.
 
 GitHub itself is unreachable from the test machines, so the builder's GitHub source, the action's
 end-to-end tests and the reliability suite talk to this server instead, through
@@ -21,6 +21,38 @@ Usage::
         ...
         assert all(r.header("Authorization") is None for r in gh.requests_matching("/objects/*"))
 
+Actions artifacts (what a later run reads back: regression history)::
+
+    gh.add_artifact("o/r", "metrics", {"metrics.json": b"{}"}, run_id=7, head_branch="main")
+    gh.add_artifact("o/r", "metrics", b"not a zip", run_id=8, head_branch="main", expired=True)
+
+``GET /repos/{o}/{r}/actions/artifacts`` (``name``, ``per_page``, ``page``) answers
+``{"total_count": N, "artifacts": [...]}`` newest first (``created_at``), ``N`` counting every
+match, with ``Link`` pagination; each artifact has ``id``, ``node_id``, ``name``,
+``size_in_bytes``, ``url``, ``archive_download_url``, ``expired``, ``digest``, the three dates and
+``workflow_run`` (``id``, ``repository_id``, ``head_repository_id``, ``head_branch``,
+``head_sha``). ``.../artifacts/{id}`` is one artifact; ``.../artifacts/{id}/zip`` needs a token
+(401 without one, even on a fake created with ``token=None``), answers ``410 Gone`` ("Artifact has
+expired") for an expired artifact, else ``302`` to ``/objects/artifacts/{id}/{name}.zip`` on the
+objects host, which serves the zip (``application/zip``, ``Range``) and refuses a forwarded token.
+``files`` as a mapping is zipped like upload-artifact does (deflate, paths as given, no leading
+folder); raw ``bytes`` are served as the zip itself.
+
+Issues, pull requests and comments (one report comment per pull request, edited in place)::
+
+    gh.add_pull_request("o/r", 42, head_branch="feature", base_branch="main")
+    gh.add_comment("o/r", 42, "LGTM", user="octocat")          # seeds; registers #42 if unknown
+    gh.set_read_only(True)                                      # a fork pull request's token
+    assert [c.body for c in gh.comments("o/r", 42)] == ["LGTM"]
+
+Served: ``GET /repos/{o}/{r}/issues/{n}`` (with ``pull_request`` for pull requests),
+``GET .../pulls/{n}`` (``head``/``base`` refs), ``GET .../issues/{n}/comments`` (oldest first,
+``per_page``/``page``, ``Link``), ``POST .../issues/{n}/comments`` ``{"body"}`` -> 201,
+``GET``/``PATCH .../issues/comments/{id}`` -> 200. Comments posted over HTTP are by
+``github-actions[bot]`` (``Bot``). Writes need a token (401), a registered number (404), a JSON
+body (400) with a string ``body`` (422); read-only mode answers 403 "Resource not accessible by
+integration" (``READ_ONLY_MESSAGE``), also settable as ``FakeGitHub(read_only=True)``.
+
 GitHub Enterprise Server layout: ``FakeGitHub(api_prefix="/api/v3")`` serves the API under
 ``/api/v3`` (``gh.api_url`` includes it), browser downloads under the root.
 
@@ -31,9 +63,11 @@ for the first ``times`` matching requests (``None`` = forever) and then let requ
 ``secondary_rate_limit`` (403 + ``Retry-After``), ``connection_reset`` (RST after part of the
 body), ``truncated`` (clean close after part of the body), ``stall`` (no bytes for a while, before
 the headers or mid-body), ``redirect_loop`` (302 to itself), ``wrong_length`` (a
-``Content-Length`` that disagrees with the body), ``not_found``/``status`` (any status).
+``Content-Length`` that disagrees with the body), ``not_found``/``status`` (any status). A fault
+fires for any method unless narrowed: ``Fault.server_error(glob).for_method("POST")``.
 
-Every request is recorded (``gh.requests``: method, path, query, headers, host, fault applied).
+Every request is recorded (``gh.requests``: method, path, query, headers, host, fault applied, and
+the body of a POST/PATCH; ``r.json()`` parses it, ``r.contains(secret)`` searches all of it).
 
 The objects host answers single ``Range`` requests (206/416), like real storage does, so download
 resumption can be tested. ``add_release(..., digests=False)`` serves ``"digest": null`` (assets
@@ -43,6 +77,11 @@ Public API (all on ``FakeGitHub``): ``start()/stop()`` or ``with``; ``api_url``,
 ``objects_url``, ``port``, ``env()``; ``add_repo(full_name, license_spdx=..., ...)``,
 ``add_release(full_name, tag, {name: bytes | Path}, prerelease=, draft=, latest=, digests=)``,
 ``add_release_from_dir(full_name, tag, folder)``, ``asset(full_name, tag, name)``;
+``add_artifact(full_name, name, files | bytes, run_id=, head_branch=, head_sha=, created_at=,
+expired=, head_repository_id=, retention_days=) -> FakeArtifact``, ``artifacts(full_name,
+name=None)`` (newest first); ``add_pull_request(full_name, number, head_branch, base_branch)``,
+``add_issue(full_name, number)``, ``add_comment(full_name, number, body, user=, created_at=)``,
+``comments(full_name, number)`` (oldest first), ``set_read_only(flag)``, ``read_only``;
 ``add_fault(*faults)``, ``clear_faults()``, ``pending_faults()``, ``fault_hits()``;
 ``requests``, ``requests_matching(glob)``, ``clear_requests()``. Standalone:
 ``python -m tests.support.fake_github FOLDER [--repo R] [--tag T] [--port P] [--api-prefix /api/v3]``.
@@ -55,6 +94,7 @@ import contextlib
 import fnmatch
 import hashlib
 import http.server
+import io
 import json
 import re
 import socket
@@ -62,9 +102,10 @@ import struct
 import threading
 import time
 import urllib.parse
+import zipfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +181,10 @@ class Fault:
         """Declare ``len(body) + delta`` bytes; positive deltas look like truncation to the client."""
         return cls(path, "wrong_length", times=times, length_delta=delta)
 
+    def for_method(self, method: str) -> Fault:
+        """The same fault, firing only for requests of this HTTP method (``"POST"``, ``"PATCH"``...)."""
+        return replace(self, method=method.upper())
+
 
 @dataclass
 class _Armed:
@@ -161,6 +206,7 @@ class RecordedRequest:
     host: str
     fault: str | None
     time: float
+    body: bytes = b""  # what a POST/PATCH sent
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -170,8 +216,17 @@ class RecordedRequest:
         return None
 
     def contains(self, secret: str) -> bool:
-        """Whether ``secret`` appears anywhere in what the client sent (path, query, headers)."""
-        return secret in self.path or secret in self.query or any(secret in v for _, v in self.headers)
+        """Whether ``secret`` appears anywhere in what the client sent (path, query, headers, body)."""
+        return (
+            secret in self.path
+            or secret in self.query
+            or any(secret in v for _, v in self.headers)
+            or secret.encode() in self.body
+        )
+
+    def json(self) -> Any:
+        """The request body parsed as JSON (``None`` when there was none)."""
+        return json.loads(self.body) if self.body else None
 
 
 @dataclass
@@ -202,6 +257,70 @@ class FakeAsset:
 
 
 @dataclass
+class FakeArtifact:
+    """An Actions artifact: the zip that upload-artifact stored for a workflow run."""
+
+    id: int
+    repo_full_name: str
+    name: str
+    blob: FakeAsset  # the zip, served by the objects host
+    created_at: datetime
+    run_id: int
+    head_branch: str
+    head_sha: str
+    repository_id: int
+    head_repository_id: int
+    expired: bool = False
+    retention_days: int = 90
+
+    @property
+    def data(self) -> bytes:
+        assert isinstance(self.blob.source, bytes)
+        return self.blob.source
+
+    @property
+    def size_in_bytes(self) -> int:
+        return self.blob.size
+
+    @property
+    def digest(self) -> str:
+        return f"sha256:{self.blob.sha256}"
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.created_at + timedelta(days=self.retention_days)
+
+
+@dataclass
+class FakeComment:
+    id: int
+    issue_number: int
+    body: str
+    user: str
+    user_type: str
+    author_association: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass
+class FakeIssue:
+    """An issue or (``head_branch`` set) a pull request; both have issue comments."""
+
+    id: int
+    number: int
+    title: str
+    head_branch: str | None = None
+    base_branch: str | None = None
+    head_sha: str = ""
+    comments: list[FakeComment] = field(default_factory=list)  # oldest first
+
+    @property
+    def is_pull_request(self) -> bool:
+        return self.head_branch is not None
+
+
+@dataclass
 class FakeRelease:
     id: int
     tag: str
@@ -225,6 +344,8 @@ class FakeRepo:
     description: str = ""
     releases: list[FakeRelease] = field(default_factory=list)  # oldest first
     latest_tag: str | None = None
+    artifacts: list[FakeArtifact] = field(default_factory=list)  # in the order added
+    issues: dict[int, FakeIssue] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
@@ -269,6 +390,35 @@ def _now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(value: str | datetime) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def zip_members(
+    files: Mapping[str, bytes], *, date_time: tuple[int, int, int, int, int, int] | None = None
+) -> bytes:
+    """Zip ``files`` the way upload-artifact does: deflate, member paths as given, no leading folder."""
+    buffer = io.BytesIO()
+    stamp = date_time or (2024, 12, 20, 0, 0, 0)
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for member, data in files.items():
+            info = zipfile.ZipInfo(member.lstrip("/"), date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data, compresslevel=6)
+    return buffer.getvalue()
+
+
+READ_ONLY_MESSAGE = "Resource not accessible by integration"
+ACTIONS_BOT = "github-actions[bot]"
+
+
 # --------------------------------------------------------------------------------------------
 # Server
 
@@ -291,11 +441,13 @@ class FakeGitHub:
         objects_host: str = "localhost",
         objects_reject_auth: bool = True,
         rate_limit: int = 5000,
+        read_only: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.token = token
         self.require_token = require_token
+        self.read_only = read_only
         self.api_prefix = api_prefix.rstrip("/")
         self.objects_host = objects_host
         self.objects_reject_auth = objects_reject_auth
@@ -304,6 +456,8 @@ class FakeGitHub:
         self._lock = threading.Lock()
         self._repos: dict[str, FakeRepo] = {}
         self._assets: dict[int, tuple[FakeRepo, FakeRelease, FakeAsset]] = {}
+        self._artifacts: dict[int, tuple[FakeRepo, FakeArtifact]] = {}
+        self._comments: dict[int, tuple[FakeRepo, FakeIssue, FakeComment]] = {}
         self._faults: list[_Armed] = []
         self._requests: list[RecordedRequest] = []
         self._used: dict[str, int] = {}
@@ -466,6 +620,180 @@ class FakeGitHub:
                     if asset.name == name:
                         return asset
         raise KeyError(f"{full_name} {tag} {name}")
+
+    def _repo(self, full_name: str) -> FakeRepo:
+        return self._repos.get(full_name.lower()) or self.add_repo(full_name)
+
+    # -- Actions artifacts -------------------------------------------------------------------
+
+    def add_artifact(
+        self,
+        full_name: str,
+        name: str,
+        files: Mapping[str, bytes] | bytes,
+        *,
+        run_id: int,
+        head_branch: str,
+        head_sha: str | None = None,
+        created_at: str | datetime | None = None,
+        expired: bool = False,
+        head_repository_id: int | None = None,
+        retention_days: int = 90,
+    ) -> FakeArtifact:
+        """Store an artifact of workflow run ``run_id`` (on ``head_branch``).
+
+        ``files`` maps zip member paths to bytes and is zipped as upload-artifact does; raw
+        ``bytes`` are served as the zip itself (corrupt or oversized archives). ``created_at``
+        (ISO string or datetime, default now) orders the listing, newest first; artifacts created
+        in the same second list the later-added one first. ``head_repository_id`` differs from the
+        repository's id for runs of a fork's pull request.
+        """
+        repo = self._repo(full_name)
+        moment = (
+            _parse_time(created_at) if created_at is not None else datetime.now(UTC).replace(microsecond=0)
+        )
+        if isinstance(files, bytes):
+            data = files
+        else:
+            data = zip_members(files, date_time=moment.astimezone(UTC).timetuple()[:6])
+        artifact_id = self._new_id()
+        blob = FakeAsset(
+            id=artifact_id,
+            name=f"{name}.zip",
+            source=data,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            content_type="application/zip",
+        )
+        artifact = FakeArtifact(
+            id=artifact_id,
+            repo_full_name=repo.full_name,
+            name=name,
+            blob=blob,
+            created_at=moment,
+            run_id=run_id,
+            head_branch=head_branch,
+            head_sha=head_sha or hashlib.sha1(f"{run_id}:{head_branch}".encode()).hexdigest(),
+            repository_id=repo.id,
+            head_repository_id=repo.id if head_repository_id is None else head_repository_id,
+            expired=expired,
+            retention_days=retention_days,
+        )
+        with self._lock:
+            repo.artifacts.append(artifact)
+            self._artifacts[artifact.id] = (repo, artifact)
+        return artifact
+
+    def artifacts(self, full_name: str, name: str | None = None) -> list[FakeArtifact]:
+        """The repository's artifacts (only those called ``name`` if given), newest first."""
+        repo = self._repos.get(full_name.lower())
+        if repo is None:
+            return []
+        with self._lock:
+            found = [a for a in repo.artifacts if name is None or a.name == name]
+        return sorted(found, key=lambda a: (a.created_at, a.id), reverse=True)
+
+    # -- issues, pull requests and their comments --------------------------------------------
+
+    def set_read_only(self, read_only: bool = True) -> None:
+        """Make writes answer 403 "Resource not accessible by integration" (a fork PR's token)."""
+        self.read_only = read_only
+
+    def add_issue(self, full_name: str, number: int, *, title: str | None = None) -> FakeIssue:
+        return self._add_issue(full_name, number, title=title)
+
+    def add_pull_request(
+        self,
+        full_name: str,
+        number: int,
+        head_branch: str,
+        base_branch: str = "main",
+        *,
+        title: str | None = None,
+        head_sha: str | None = None,
+    ) -> FakeIssue:
+        return self._add_issue(
+            full_name, number, title=title, head_branch=head_branch, base_branch=base_branch,
+            head_sha=head_sha,
+        )  # fmt: skip
+
+    def _add_issue(
+        self,
+        full_name: str,
+        number: int,
+        *,
+        title: str | None,
+        head_branch: str | None = None,
+        base_branch: str | None = None,
+        head_sha: str | None = None,
+    ) -> FakeIssue:
+        repo = self._repo(full_name)
+        issue = FakeIssue(
+            id=self._new_id(),
+            number=number,
+            title=title or (f"Pull request {number}" if head_branch is not None else f"Issue {number}"),
+            head_branch=head_branch,
+            base_branch=base_branch,
+            head_sha=head_sha or hashlib.sha1(f"{number}:{head_branch}".encode()).hexdigest(),
+        )
+        with self._lock:
+            old = repo.issues.get(number)
+            if old is not None:
+                issue.comments = old.comments
+            repo.issues[number] = issue
+            for comment in issue.comments:
+                self._comments[comment.id] = (repo, issue, comment)
+        return issue
+
+    def add_comment(
+        self,
+        full_name: str,
+        number: int,
+        body: str,
+        *,
+        user: str = ACTIONS_BOT,
+        created_at: str | datetime | None = None,
+    ) -> FakeComment:
+        """Post a comment directly (another user's, or an earlier run's); registers the number as a
+        pull request (head branch ``pr-{number}``) if it is not known yet."""
+        repo = self._repo(full_name)
+        issue = repo.issues.get(number) or self.add_pull_request(full_name, number, f"pr-{number}")
+        stamp = _iso(_parse_time(created_at)) if created_at is not None else None
+        return self._new_comment(repo, issue, body, user=user, stamp=stamp)
+
+    def _new_comment(
+        self,
+        repo: FakeRepo,
+        issue: FakeIssue,
+        body: str,
+        *,
+        user: str = ACTIONS_BOT,
+        stamp: str | None = None,
+    ) -> FakeComment:
+        bot = user.endswith("[bot]")
+        comment = FakeComment(
+            id=self._new_id(),
+            issue_number=issue.number,
+            body=body,
+            user=user,
+            user_type="Bot" if bot else "User",
+            author_association="NONE" if bot else "CONTRIBUTOR",
+            created_at=stamp or _now_iso(),
+            updated_at=stamp or _now_iso(),
+        )
+        with self._lock:
+            issue.comments.append(comment)
+            self._comments[comment.id] = (repo, issue, comment)
+        return comment
+
+    def comments(self, full_name: str, number: int) -> list[FakeComment]:
+        """The comments on issue / pull request ``number`` as they are now, oldest first."""
+        repo = self._repos.get(full_name.lower())
+        issue = repo.issues.get(number) if repo is not None else None
+        if issue is None:
+            return []
+        with self._lock:
+            return list(issue.comments)
 
     # -- faults and records ------------------------------------------------------------------
 
@@ -668,6 +996,147 @@ class FakeGitHub:
             "license": self._license_obj(repo),
         }
 
+    def artifact_json(self, repo: FakeRepo, artifact: FakeArtifact) -> dict[str, Any]:
+        url = f"{self.api_url}/repos/{repo.full_name}/actions/artifacts/{artifact.id}"
+        return {
+            "id": artifact.id,
+            "node_id": base64.b64encode(f"08:Artifact{artifact.id}".encode()).decode(),
+            "name": artifact.name,
+            "size_in_bytes": artifact.size_in_bytes,
+            "url": url,
+            "archive_download_url": f"{url}/zip",
+            "expired": artifact.expired,
+            "digest": artifact.digest,
+            "created_at": _iso(artifact.created_at),
+            "updated_at": _iso(artifact.created_at),
+            "expires_at": _iso(artifact.expires_at),
+            "workflow_run": {
+                "id": artifact.run_id,
+                "repository_id": artifact.repository_id,
+                "head_repository_id": artifact.head_repository_id,
+                "head_branch": artifact.head_branch,
+                "head_sha": artifact.head_sha,
+            },
+        }
+
+    def _actor(self, login: str, kind: str) -> dict[str, Any]:
+        user = self._user(login, kind)
+        if login == ACTIONS_BOT:
+            user["id"] = 41898282  # the real github-actions[bot] id
+        return user
+
+    def comment_json(self, repo: FakeRepo, comment: FakeComment) -> dict[str, Any]:
+        api = f"{self.api_url}/repos/{repo.full_name}"
+        issue = repo.issues.get(comment.issue_number)
+        kind = "pull" if issue is not None and issue.is_pull_request else "issues"
+        return {
+            "id": comment.id,
+            "node_id": base64.b64encode(f"IC_{comment.id}".encode()).decode(),
+            "url": f"{api}/issues/comments/{comment.id}",
+            "html_url": f"{self.server_url}/{repo.full_name}/{kind}/{comment.issue_number}"
+            f"#issuecomment-{comment.id}",
+            "body": comment.body,
+            "user": self._actor(comment.user, comment.user_type),
+            "created_at": comment.created_at,
+            "updated_at": comment.updated_at,
+            "issue_url": f"{api}/issues/{comment.issue_number}",
+            "author_association": comment.author_association,
+            "performed_via_github_app": None,
+            "reactions": {
+                "url": f"{api}/issues/comments/{comment.id}/reactions",
+                "total_count": 0,
+                "+1": 0,
+                "-1": 0,
+                "laugh": 0,
+                "hooray": 0,
+                "confused": 0,
+                "heart": 0,
+                "rocket": 0,
+                "eyes": 0,
+            },
+        }
+
+    def issue_json(self, repo: FakeRepo, issue: FakeIssue) -> dict[str, Any]:
+        api = f"{self.api_url}/repos/{repo.full_name}"
+        kind = "pull" if issue.is_pull_request else "issues"
+        data: dict[str, Any] = {
+            "url": f"{api}/issues/{issue.number}",
+            "repository_url": api,
+            "labels_url": f"{api}/issues/{issue.number}/labels{{/name}}",
+            "comments_url": f"{api}/issues/{issue.number}/comments",
+            "events_url": f"{api}/issues/{issue.number}/events",
+            "html_url": f"{self.server_url}/{repo.full_name}/{kind}/{issue.number}",
+            "id": issue.id,
+            "node_id": base64.b64encode(f"I_{issue.id}".encode()).decode(),
+            "number": issue.number,
+            "title": issue.title,
+            "user": self._actor("octocat", "User"),
+            "labels": [],
+            "state": "open",
+            "locked": False,
+            "assignee": None,
+            "assignees": [],
+            "milestone": None,
+            "comments": len(issue.comments),
+            "created_at": "2024-12-20T00:00:00Z",
+            "updated_at": "2024-12-20T00:00:00Z",
+            "closed_at": None,
+            "author_association": "CONTRIBUTOR",
+            "body": "",
+            "state_reason": None,
+        }
+        if issue.is_pull_request:
+            data["draft"] = False
+            data["pull_request"] = {
+                "url": f"{api}/pulls/{issue.number}",
+                "html_url": data["html_url"],
+                "diff_url": f"{data['html_url']}.diff",
+                "patch_url": f"{data['html_url']}.patch",
+                "merged_at": None,
+            }
+        return data
+
+    def pull_json(self, repo: FakeRepo, issue: FakeIssue) -> dict[str, Any]:
+        api = f"{self.api_url}/repos/{repo.full_name}"
+        issue_data = self.issue_json(repo, issue)
+        base_sha = hashlib.sha1(f"{repo.full_name}:{issue.base_branch}".encode()).hexdigest()
+
+        def ref(branch: str | None, sha: str) -> dict[str, Any]:
+            return {
+                "label": f"{repo.owner}:{branch}",
+                "ref": branch,
+                "sha": sha,
+                "user": self._user(repo.owner),
+                "repo": self.repo_json(repo),
+            }
+
+        return {
+            "url": f"{api}/pulls/{issue.number}",
+            "id": issue.id,
+            "node_id": base64.b64encode(f"PR_{issue.id}".encode()).decode(),
+            "html_url": issue_data["html_url"],
+            "diff_url": f"{issue_data['html_url']}.diff",
+            "patch_url": f"{issue_data['html_url']}.patch",
+            "issue_url": f"{api}/issues/{issue.number}",
+            "comments_url": f"{api}/issues/{issue.number}/comments",
+            "number": issue.number,
+            "state": "open",
+            "locked": False,
+            "title": issue.title,
+            "user": issue_data["user"],
+            "body": "",
+            "created_at": issue_data["created_at"],
+            "updated_at": issue_data["updated_at"],
+            "closed_at": None,
+            "merged_at": None,
+            "draft": False,
+            "head": ref(issue.head_branch, issue.head_sha),
+            "base": ref(issue.base_branch, base_sha),
+            "author_association": "CONTRIBUTOR",
+            "merged": False,
+            "comments": len(issue.comments),
+        }
+
 
 # --------------------------------------------------------------------------------------------
 # Request handling
@@ -716,12 +1185,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._serve(head=False)
 
+    def do_POST(self) -> None:
+        self._serve(head=False)
+
+    def do_PATCH(self) -> None:
+        self._serve(head=False)
+
     # -- dispatch ----------------------------------------------------------------------------
 
     def _serve(self, head: bool) -> None:
         gh = self.gh
         parsed = urllib.parse.urlsplit(self.path)
         path = parsed.path
+        # Read the whole body first, even when a fault answers: unread bytes would be taken for
+        # the next request on this keep-alive connection.
+        length = int(self.headers.get("Content-Length") or 0)
+        self.request_body = self.rfile.read(length) if length > 0 else b""
         fault = gh._take_fault(self.command, path)
         gh._record(
             RecordedRequest(
@@ -732,6 +1211,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 host=self.headers.get("Host", ""),
                 fault=fault.kind if fault else None,
                 time=time.time(),
+                body=self.request_body,
             )
         )
         is_objects = path.startswith("/objects/")
@@ -752,8 +1232,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _route(self, path: str, query: str) -> _Response:
         gh = self.gh
+        if self.command not in ("GET", "HEAD"):
+            return self._route_write(path)
         if path.startswith("/objects/"):
             return self._objects(path)
+        release: FakeRelease | None
         # Browser download URL on the web host: /{owner}/{repo}/releases/download/{tag}/{name}
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
         if len(parts) == 6 and parts[2:4] == ["releases", "download"]:
@@ -816,33 +1299,142 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self._json(200, gh.release_json(repo, release))
             if rest[2:] == ["assets"]:
                 return self._json(200, [gh.asset_json(repo, release, a) for a in release.assets])
+        if rest == ["actions", "artifacts"]:
+            matches = gh.artifacts(repo.full_name, urllib.parse.parse_qs(query).get("name", [None])[0])
+            return self._paginated(
+                matches, path, query, lambda a: gh.artifact_json(repo, a), envelope="artifacts"
+            )
+        if len(rest) in (3, 4) and rest[:2] == ["actions", "artifacts"] and rest[2].isdigit():
+            found_artifact = gh._artifacts.get(int(rest[2]))
+            if found_artifact is None or found_artifact[0] is not repo or rest[3:] not in ([], ["zip"]):
+                return self._error(404, "Not Found")
+            artifact = found_artifact[1]
+            if rest[3:] == []:
+                return self._json(200, gh.artifact_json(repo, artifact))
+            if self.headers.get("Authorization") is None:  # even for public repositories
+                return self._error(401, "Requires authentication")
+            if artifact.expired:
+                return self._error(410, "Artifact has expired")
+            return self._redirect(self._object_url(artifact.blob, kind="artifacts"), api=True)
+        if rest[:1] == ["issues"] and len(rest) == 3 and rest[1] == "comments" and rest[2].isdigit():
+            found_comment = gh._comments.get(int(rest[2]))
+            if found_comment is None or found_comment[0] is not repo:
+                return self._error(404, "Not Found")
+            return self._json(200, gh.comment_json(repo, found_comment[2]))
+        if rest[:1] in (["issues"], ["pulls"]) and len(rest) in (2, 3) and rest[1].isdigit():
+            issue = repo.issues.get(int(rest[1]))
+            if issue is None or (rest[0] == "pulls" and not issue.is_pull_request):
+                return self._error(404, "Not Found")
+            if rest[2:] == [] and rest[0] == "issues":
+                return self._json(200, gh.issue_json(repo, issue))
+            if rest[2:] == [] and rest[0] == "pulls":
+                return self._json(200, gh.pull_json(repo, issue))
+            if rest[2:] == ["comments"] and rest[0] == "issues":
+                comments = gh.comments(repo.full_name, issue.number)
+                return self._paginated(comments, path, query, lambda c: gh.comment_json(repo, c))
         return self._error(404, "Not Found")
 
+    def _route_write(self, path: str) -> _Response:
+        """POST/PATCH: create and edit issue comments (nothing else is writable)."""
+        gh = self.gh
+        if gh.api_prefix:
+            if not path.startswith(gh.api_prefix + "/"):
+                return self._error(404, "Not Found", api=False)
+            path = path[len(gh.api_prefix) :]
+        parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
+        repo = gh._repos.get(f"{parts[1]}/{parts[2]}".lower()) if len(parts) >= 3 else None
+        rest = parts[3:]
+        create = self.command == "POST" and len(rest) == 3 and rest[0] == "issues" and rest[2] == "comments"
+        edit = self.command == "PATCH" and len(rest) == 3 and rest[:2] == ["issues", "comments"]
+        if repo is None or parts[0] != "repos" or not (create or edit) or not rest[1 + edit].isdigit():
+            return self._error(404, "Not Found")
+        if self.headers.get("Authorization") is None:
+            return self._error(401, "Requires authentication")
+        auth = self._check_auth()
+        if auth is not None:
+            return auth
+        if create:
+            issue = repo.issues.get(int(rest[1]))
+            target: FakeComment | None = None
+        else:
+            found = gh._comments.get(int(rest[2]))
+            issue, target = (found[1], found[2]) if found is not None and found[0] is repo else (None, None)
+        if issue is None:
+            return self._error(404, "Not Found")
+        if gh.read_only:
+            section = "create-an-issue-comment" if create else "update-an-issue-comment"
+            response = self._error(403, READ_ONLY_MESSAGE)
+            payload = json.loads(response.body)
+            payload["documentation_url"] = f"{DOCS}/issues/comments#{section}"
+            response.body = json.dumps(payload, indent=2).encode()
+            return response
+        try:
+            payload = json.loads(self.request_body or b"null")
+        except ValueError:
+            return self._error(400, "Problems parsing JSON")
+        body = payload.get("body") if isinstance(payload, dict) else None
+        if not isinstance(body, str):
+            response = self._json(
+                422,
+                {
+                    "message": 'Invalid request.\n\n"body" wasn\'t supplied.',
+                    "documentation_url": f"{DOCS}/issues/comments",
+                    "status": "422",
+                },
+            )
+            return response
+        if target is None:
+            return self._json(201, gh.comment_json(repo, gh._new_comment(repo, issue, body)))
+        with gh._lock:
+            target.body = body
+            target.updated_at = _now_iso()
+        return self._json(200, gh.comment_json(repo, target))
+
     def _list_releases(self, repo: FakeRepo, path: str, query: str) -> _Response:
-        params = urllib.parse.parse_qs(query)
-        per_page = max(1, min(100, int(params.get("per_page", ["30"])[0])))
-        page = max(1, int(params.get("page", ["1"])[0]))
         visible = [r for r in reversed(repo.releases) if not r.draft]  # newest first
-        last = max(1, -(-len(visible) // per_page))
-        chunk = visible[(page - 1) * per_page : page * per_page]
-        response = self._json(200, [self.gh.release_json(repo, r) for r in chunk])
-        base = f"{self.gh.api_url}{path}"
+        return self._paginated(visible, path, query, lambda r: self.gh.release_json(repo, r))
+
+    def _paginated(
+        self,
+        items: list[Any],
+        path: str,
+        query: str,
+        render: Any,
+        *,
+        envelope: str | None = None,
+    ) -> _Response:
+        """One page of ``items`` (``per_page`` default 30, max 100; ``page`` from 1) with GitHub's
+        ``Link`` header; ``envelope`` wraps it as ``{"total_count": N, envelope: [...]}``."""
+        params = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        values = dict(params)
+        per_page = max(1, min(100, int(values.get("per_page") or 30)))
+        page = max(1, int(values.get("page") or 1))
+        last = max(1, -(-len(items) // per_page))
+        chunk = [render(item) for item in items[(page - 1) * per_page : page * per_page]]
+        payload: object = chunk if envelope is None else {"total_count": len(items), envelope: chunk}
+        response = self._json(200, payload)
+        base = f"{self.gh.api_url}{path}"  # ``path`` is already without ``api_prefix``
+        kept = [(k, v) for k, v in params if k not in ("per_page", "page")]
+
+        def link(target: int, rel: str) -> str:
+            query = urllib.parse.urlencode([*kept, ("per_page", per_page), ("page", target)])
+            return f'<{base}?{query}>; rel="{rel}"'
+
         links = []
         if page < last:
-            links.append(f'<{base}?per_page={per_page}&page={page + 1}>; rel="next"')
-            links.append(f'<{base}?per_page={per_page}&page={last}>; rel="last"')
+            links += [link(page + 1, "next"), link(last, "last")]
         if page > 1:
-            links.append(f'<{base}?per_page={per_page}&page={page - 1}>; rel="prev"')
-            links.append(f'<{base}?per_page={per_page}&page=1>; rel="first"')
+            links += [link(page - 1, "prev"), link(1, "first")]
         if links:
             response.headers.append(("Link", ", ".join(links)))
         return response
 
-    def _object_url(self, asset: FakeAsset) -> str:
+    def _object_url(self, asset: FakeAsset, *, kind: str | None = None) -> str:
         # Signed-URL-like query, as objects.githubusercontent.com uses (no token needed there).
         sig = hashlib.sha256(f"{asset.id}:{asset.sha256}".encode()).hexdigest()[:32]
         name = urllib.parse.quote(asset.name)
-        return f"{self.gh.objects_url}/{asset.id}/{name}?sp=r&sv=2018-11-09&sr=b&sig={sig}"
+        folder = f"{self.gh.objects_url}/{kind}" if kind else self.gh.objects_url
+        return f"{folder}/{asset.id}/{name}?sp=r&sv=2018-11-09&sr=b&sig={sig}"
 
     def _objects(self, path: str) -> _Response:
         if self.gh.objects_reject_auth and self.headers.get("Authorization"):
@@ -853,13 +1445,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             )
             return _Response(400, [("Content-Type", "application/xml")], body)
         parts = path.strip("/").split("/")
-        found = self.gh._assets.get(int(parts[1])) if len(parts) == 3 and parts[1].isdigit() else None
-        if found is None:
+        asset: FakeAsset | None = None
+        if len(parts) == 3 and parts[1].isdigit():
+            found = self.gh._assets.get(int(parts[1]))
+            asset = found[2] if found is not None else None
+        elif len(parts) == 4 and parts[1] == "artifacts" and parts[2].isdigit():
+            found_artifact = self.gh._artifacts.get(int(parts[2]))
+            asset = found_artifact[1].blob if found_artifact is not None else None
+        if asset is None:
             return _Response(404, [("Content-Type", "text/plain")], b"Not Found")
-        asset = found[2]
         asset.download_count += 1
         headers = [
-            ("Content-Type", "application/octet-stream"),
+            ("Content-Type", "application/zip" if parts[1] == "artifacts" else "application/octet-stream"),
             ("Content-Disposition", f"attachment; filename={asset.name}"),
             ("Last-Modified", "Thu, 19 Dec 2024 23:55:56 GMT"),
             ("ETag", f'"0x{asset.sha256[:16].upper()}"'),

@@ -64,7 +64,7 @@ class FoundArtifact:
 @dataclass(frozen=True)
 class HistoryLookup:
     history: History | None
-    notice: str | None  # why there is no history to compare with (None: found, or simply none yet)
+    notice: str | None  # why there is no history to compare with (None: it was found and read)
     artifact: FoundArtifact | None = None
 
     def describe(self) -> str:
@@ -84,24 +84,24 @@ def _client(query: HistoryQuery) -> Github:
         retry=None,
         seconds_between_requests=None,
         seconds_between_writes=None,
+        lazy=True,
     )
 
 
 def _candidates(query: HistoryQuery) -> Iterator[Artifact]:
-    repo = _client(query).get_repo(query.repository, lazy=True)
+    repo = _client(query).get_repo(query.repository)
     for index, artifact in enumerate(repo.get_artifacts(name=query.artifact_name)):
         if index >= MAX_ARTIFACTS_LISTED:
             return
         yield artifact
 
 
-def _usable(artifact: Artifact, query: HistoryQuery) -> FoundArtifact | None:
+def _of_branch(artifact: Artifact, query: HistoryQuery) -> FoundArtifact | None:
+    """The artifact if it is this history's, from an earlier run on the comparison branch."""
     run = artifact.workflow_run
     run_id = str(run.id) if run is not None else ""
     branch = (run.head_branch or "") if run is not None else ""
-    if artifact.expired or artifact.name != query.artifact_name:
-        return None
-    if branch != query.branch or run_id == query.current_run_id:
+    if artifact.name != query.artifact_name or branch != query.branch or run_id == query.current_run_id:
         return None
     return FoundArtifact(
         id=artifact.id,
@@ -132,18 +132,25 @@ def _api_problem(exc: GithubException, query: HistoryQuery) -> str:
     return f"{listing}: HTTP {exc.status} {message}".rstrip()
 
 
-def find_artifact(query: HistoryQuery) -> tuple[FoundArtifact | None, str | None]:
-    """The newest usable artifact, or why none could be looked for."""
+def find_artifact(query: HistoryQuery) -> tuple[FoundArtifact | None, str]:
+    """The newest unexpired artifact of the history, or why there is none."""
+    expired: FoundArtifact | None = None
     try:
         for artifact in _candidates(query):
-            found = _usable(artifact, query)
-            if found is not None:
-                return found, None
+            found = _of_branch(artifact, query)
+            if found is not None and not artifact.expired:
+                return found, ""
+            expired = expired or found
     except GithubException as exc:
         return None, _api_problem(exc, query)
     except requests.RequestException as exc:
         return None, f"listing artifacts of {query.repository}: {type(exc).__name__}"
-    return None, None
+    if expired is not None:
+        return None, (
+            f"the newest history artifact {query.artifact_name} on {query.branch} (run {expired.run_id}) has "
+            "expired; this run starts a new history"
+        )
+    return None, f"no history yet: no artifact {query.artifact_name} from an earlier run on {query.branch}"
 
 
 def _read_zip(zip_path: Path, found: FoundArtifact, scratch: Path) -> HistoryLookup:
@@ -182,9 +189,9 @@ def fetch_history(query: HistoryQuery, scratch_parent: Path | None = None) -> Hi
     """Find, download and read the previous history; never raises."""
     if not query.token:
         return HistoryLookup(None, "no token: reading the history from artifacts needs `actions: read`")
-    found, problem = find_artifact(query)
+    found, why_none = find_artifact(query)
     if found is None:
-        return HistoryLookup(None, problem)
+        return HistoryLookup(None, why_none)
     if found.size > MAX_ARTIFACT_BYTES:
         return HistoryLookup(
             None, f"artifact {found.name}: {found.size} bytes, more than a telemetry folder can be", found

@@ -93,9 +93,10 @@ def write_comment(target: CommentTarget, body: str, *, create: bool) -> tuple[st
         retry=None,
         seconds_between_requests=None,
         seconds_between_writes=None,
+        lazy=True,
     )
     try:
-        issue = gh.get_repo(target.repository, lazy=True).get_issue(target.number)
+        issue = gh.get_repo(target.repository).get_issue(target.number)
         for index, comment in enumerate(issue.get_comments()):
             if index >= MAX_COMMENTS_SCANNED:
                 break

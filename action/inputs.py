@@ -23,12 +23,14 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 from actions_toolkit import core
 
 from contracts.vocabulary import (
+    DEFAULT_HISTORY_SIZE,
     DEFAULT_REGRESSION_THRESHOLD_PERCENT,
     DEFAULT_TELEMETRY_DIR,
     ENV_SAVE_BASELINE,
@@ -62,6 +64,10 @@ INPUT_DEFAULTS: Final[Mapping[str, str]] = {
     "fail-on-regression": "false",
     "command": "",
     "job-summary": "true",
+    "baseline-source": "auto",
+    "history-artifact": "",
+    "history-size": str(DEFAULT_HISTORY_SIZE),
+    "pr-comment": "off",
 }
 
 # The guide's environment variables, for local and CLI use. An explicitly given
@@ -78,6 +84,31 @@ _REVISION_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+~]*$")
 _MAX_PARALLEL_LIMIT: Final = 1024
 
 _SUITES_DATA: Final = Path(__file__).resolve().parent.parent / "multiarch" / "data" / "suites.json"
+
+
+class BaselineSource(StrEnum):
+    """Where the comparison comes from (the ``baseline-source`` input)."""
+
+    AUTO = "auto"  # artifacts when on GitHub with a token, else the workspace file
+    ARTIFACTS = "artifacts"
+    WORKSPACE = "workspace"
+    NONE = "none"
+
+
+class CommentMode(StrEnum):
+    """When to comment the comparison on a pull request (the ``pr-comment`` input)."""
+
+    OFF = "off"
+    REGRESSION = "regression"
+    ALWAYS = "always"
+
+
+# Artifact names may not contain these (upload-artifact refuses them).
+_ARTIFACT_NAME_FORBIDDEN: Final = frozenset('"\\:<>|*?/\r\n')
+_MAX_HISTORY_SIZE: Final = 1000
+
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
 
 
 @dataclass(frozen=True)
@@ -127,6 +158,10 @@ class ActionInputs:
     fail_on_regression: bool
     command: str
     job_summary: bool
+    baseline_source: BaselineSource = BaselineSource.AUTO
+    history_artifact: str = ""  # empty: derived from the package and the selection
+    history_size: int = DEFAULT_HISTORY_SIZE
+    pr_comment: CommentMode = CommentMode.OFF
     # Kept out of repr so that no log line or traceback can print it.
     github_token: str = field(default="", repr=False)
 
@@ -229,6 +264,31 @@ class _Collector:
             self.add(name, f"{value!r} must be between {minimum:g} and {maximum:g}{unit}")
             return float(INPUT_DEFAULTS[name])
         return number
+
+    def choice(self, name: str, choices: type[_Choice]) -> _Choice:
+        value = _raw(name).strip().lower()
+        try:
+            return choices(value)
+        except ValueError:
+            self.add(name, f"{value!r} is not one of {', '.join(c.value for c in choices)}")
+            return choices(INPUT_DEFAULTS[name])
+
+    def artifact_name(self, name: str) -> str:
+        value = _raw(name).strip()
+        bad = sorted({c for c in value if c in _ARTIFACT_NAME_FORBIDDEN})
+        if bad:
+            self.add(
+                name, f"{value!r} contains {' '.join(repr(c) for c in bad)}, which artifact names may not"
+            )
+            return ""
+        return value
+
+    def whole(self, name: str, *, minimum: int, maximum: int) -> int:
+        value = _raw(name).strip()
+        if value.isdigit() and minimum <= int(value) <= maximum:
+            return int(value)
+        self.add(name, f"{value!r} is not a whole number from {minimum} to {maximum}")
+        return int(INPUT_DEFAULTS[name])
 
     def path(self, name: str, *, must_be_dir: bool = False) -> WorkspacePath | None:
         value = _raw(name)
@@ -337,6 +397,10 @@ def read_inputs(token: str, known: KnownNames | None = None) -> ActionInputs:
         fail_on_regression=check.boolean("fail-on-regression"),
         command=command,
         job_summary=check.boolean("job-summary"),
+        baseline_source=check.choice("baseline-source", BaselineSource),
+        history_artifact=check.artifact_name("history-artifact"),
+        history_size=check.whole("history-size", minimum=1, maximum=_MAX_HISTORY_SIZE),
+        pr_comment=check.choice("pr-comment", CommentMode),
         github_token=token,
     )
     if check.problems:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
@@ -25,12 +24,6 @@ from multiarch.sources.github import USER_AGENT
 MARKER_PREFIX: Final = "<!-- debian-multiarch-builder:telemetry "
 # Comments are listed oldest first; ours is usually among the first pages.
 MAX_COMMENTS_SCANNED: Final = 500
-
-
-class CommentMode(StrEnum):
-    OFF = "off"
-    REGRESSION = "regression"
-    ALWAYS = "always"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ it is ``threshold`` percent or more over the median AND larger than the noise al
 (``NOISE_MADS`` × 1.4826 × MAD, the scaled MAD estimating one standard deviation, or the
 highest reference run's distance from the median, whichever is larger: run times have a long upper
 tail that the MAD does not see) AND at least the absolute floor (5 s, 16 MB). With one reference
-run both are 0 and the rule is the single-baseline rule. The guide's messages and score are kept: the percent is over the median.
+run both are 0 and the rule is the single-baseline rule. The guide's messages and score are kept;
+the percent is over the median.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from telemetry.baseline import Thresholds, round_half_away
 SCHEMA_PATH: Final = Path(__file__).resolve().parent.parent / "schemas" / "history.schema.json"
 HISTORY_FILE: Final = "history.json"
 SCHEMA_VERSION: Final = 1
-DEFAULT_HISTORY_SIZE: Final = 20
 # How many noise widths an increase must clear. 3 keeps false alarms near 0.3 % for normal noise.
 NOISE_MADS: Final = 3.0
 # The MAD of normally distributed data times this estimates its standard deviation.

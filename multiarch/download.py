@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.fileio import atomic_write_text, fsync_dir, sha256_file
 from multiarch.checksums import ChecksumIndex, Verification, verify_file
 from multiarch.errors import SecurityError
 from multiarch.sources.interface import ReleaseAsset, ReleaseSource
@@ -59,22 +60,6 @@ class CachedAsset:
     @property
     def retries(self) -> int:
         return max(0, self.attempts - 1)
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class DownloadCache:
@@ -115,7 +100,7 @@ class DownloadCache:
         path = self.path_for(sha256)
         if not path.is_file():
             return None
-        if _sha256_file(path) != sha256:
+        if sha256_file(path) != sha256:
             path.unlink(missing_ok=True)  # corrupted on disk: fetch again
             return None
         return CachedAsset(asset.name, path, sha256, path.stat().st_size, from_cache=True, attempts=0)
@@ -165,7 +150,7 @@ class DownloadCache:
             if result.retries:
                 events.counter("download_retries", result.retries)
             events.counter("download_bytes", result.bytes_written)
-            actual = _sha256_file(tmp)
+            actual = sha256_file(tmp)
             if expected is not None and actual != expected:
                 raise SecurityError(
                     f"checksum mismatch for {asset.name}: {expected_from} expects sha256 {expected}, "
@@ -175,7 +160,7 @@ class DownloadCache:
             final = self.path_for(actual)
             os.chmod(tmp, 0o444)
             os.replace(tmp, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             if expected is None:
                 self._write_ref(key, actual)
             return CachedAsset(
@@ -185,13 +170,7 @@ class DownloadCache:
             tmp.unlink(missing_ok=True)
 
     def _write_ref(self, key: str, sha256: str) -> None:
-        refs = self.root / "refs"
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{key}.", dir=refs)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(sha256 + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, refs / key)
+        atomic_write_text(self.root / "refs" / key, sha256 + "\n")
 
 
 def fetch_asset(

@@ -1,16 +1,20 @@
 """Errors that carry their failure category from where they are raised.
 
-The categories are telemetry's (``telemetry.events.CATEGORIES``); nobody greps
+The categories are the vocabulary's (``contracts.vocabulary.FailureCategory``); nobody greps
 our own messages to classify them.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from contracts.vocabulary import FailureCategory
+
 
 class MultiarchError(Exception):
     """Base of every error the builder raises on purpose."""
 
-    category: str = "unknown"
+    category: ClassVar[FailureCategory] = FailureCategory.UNKNOWN
     transient: bool = False
 
     def __init__(self, message: str, *, remediation: tuple[str, ...] = ()) -> None:
@@ -22,7 +26,7 @@ class MultiarchError(Exception):
 class ConfigError(MultiarchError):
     """A problem in package.yaml or in the build's arguments; names file, line and field."""
 
-    category = "configuration"
+    category = FailureCategory.CONFIGURATION
 
     def __init__(
         self,
@@ -46,7 +50,7 @@ class ConfigError(MultiarchError):
 
 
 class NetworkError(MultiarchError):
-    category = "network"
+    category = FailureCategory.NETWORK
 
     def __init__(self, message: str, *, transient: bool = True, remediation: tuple[str, ...] = ()) -> None:
         super().__init__(message, remediation=remediation)
@@ -56,30 +60,30 @@ class NetworkError(MultiarchError):
 class SecurityError(MultiarchError):
     """Checksum mismatch, unsafe archive entry, pin violation."""
 
-    category = "security"
+    category = FailureCategory.SECURITY
 
 
 class ArchitectureError(MultiarchError):
     """A binary whose ELF header does not match the target Debian architecture."""
 
-    category = "architecture"
+    category = FailureCategory.ARCHITECTURE
 
 
 class PackagingError(MultiarchError):
     """Broken archive, no binary found, dpkg/lintian trouble."""
 
-    category = "packaging"
+    category = FailureCategory.PACKAGING
 
 
 class ResourceError(MultiarchError):
     """Out of disk space or memory."""
 
-    category = "resource"
+    category = FailureCategory.RESOURCE
 
 
 class PermissionDeniedError(MultiarchError):
-    category = "permission"
+    category = FailureCategory.PERMISSION
 
 
 class DependencyError(MultiarchError):
-    category = "dependency"
+    category = FailureCategory.DEPENDENCY

@@ -18,7 +18,7 @@ API summary::
     parse_lintian(output) -> LintianResult
     override_entry(package, binaries) -> DataEntry | None
     LintianResult(errors, warnings, info, pedantic, overridden, tags, command_failed)
-        .as_dict() -> {"errors", "warnings", "info", "tags"} for the result file
+        .counts() -> LintianCounts for the result file (contracts.builder_result)
 """
 
 from __future__ import annotations
@@ -31,24 +31,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from contracts.builder_result import LintianCounts
 from multiarch.debwriter import DataEntry
 from multiarch.errors import DependencyError, PackagingError
-from multiarch.stage import StagedBinary
+from multiarch.payload import StagedBinary
 
 # "E: uv: tag-name detail [pointer]" and, for other package types, "E: uv source: tag".
 _LINE: Final = re.compile(
     r"^(?P<sev>[EWIPXCO]): (?P<pkg>[^:\s]+)(?: [a-z]+)?: "
     r"(?P<tag>[A-Za-z0-9][A-Za-z0-9+._-]*)(?: (?P<detail>.*))?$"
 )
-_SEVERITIES: Final = {
-    "E": "error",
-    "W": "warning",
-    "I": "info",
-    "P": "pedantic",
-    "X": "experimental",
-    "C": "classification",
-    "O": "overridden",
-}
 
 
 @dataclass(frozen=True)
@@ -77,15 +69,16 @@ class LintianResult:
         """No errors and no warnings: the bar the default packages must pass."""
         return self.errors == 0 and self.warnings == 0
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "errors": self.errors,
-            "warnings": self.warnings,
-            "info": self.info,
-            "pedantic": self.pedantic,
-            "overridden": self.overridden,
-            "tags": [str(t) for t in self.tags if t.severity != "O"],
-        }
+    def counts(self) -> LintianCounts:
+        """The figures the result file carries; overridden findings are counted, not listed."""
+        return LintianCounts(
+            errors=self.errors,
+            warnings=self.warnings,
+            info=self.info,
+            pedantic=self.pedantic,
+            overridden=self.overridden,
+            tags=tuple(str(t) for t in self.tags if t.severity != "O"),
+        )
 
 
 def parse_lintian(output: str) -> LintianResult:
@@ -161,7 +154,3 @@ def override_entry(package: str, binaries: Iterable[StagedBinary]) -> DataEntry 
 
 def format_summary(result: LintianResult) -> str:
     return f"{result.errors} E, {result.warnings} W, {result.info} I, {result.pedantic} P"
-
-
-def severity_name(code: str) -> str:
-    return _SEVERITIES.get(code, code)

@@ -36,7 +36,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Final, Literal, TypeVar, cast
 
 import jsonschema
 from debian.debian_support import version_compare
@@ -49,6 +49,10 @@ SCHEMA_FILE = _HERE.parent / "schemas" / "suites.schema.json"
 
 Endianness = Literal["little", "big"]
 FloatAbi = Literal["hard", "soft"]
+
+# The word for an architecture in messages and in the ``field`` of their errors (not the
+# failure category of the same spelling).
+ARCHITECTURE_WORD: Final = "architecture"
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,19 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
     return msg + f" (known: {', '.join(known)})"
 
 
+_Named = TypeVar("_Named", Suite, ArchInfo)
+
+
+def _named(
+    items: Sequence[_Named], name: str, kind: str, *, file: str | None, line: int | None, field: str | None
+) -> _Named:
+    """The item called ``name``, or a configuration error that lists the known names."""
+    for item in items:
+        if item.name == name:
+            return item
+    raise ConfigError(_unknown(kind, str(name), [i.name for i in items]), file=file, line=line, field=field)
+
+
 @dataclass(frozen=True)
 class SuiteTable:
     """A validated table; lookups are by name, order is the file's (oldest suite first)."""
@@ -132,20 +149,12 @@ class SuiteTable:
     def get_suite(
         self, name: str, *, field: str | None = None, file: str | None = None, line: int | None = None
     ) -> Suite:
-        for suite in self.suites:
-            if suite.name == name:
-                return suite
-        raise ConfigError(_unknown("suite", str(name), self.suite_names()), file=file, line=line, field=field)
+        return _named(self.suites, name, "suite", file=file, line=line, field=field)
 
     def get_arch(
         self, name: str, *, field: str | None = None, file: str | None = None, line: int | None = None
     ) -> ArchInfo:
-        for arch in self.arches:
-            if arch.name == name:
-                return arch
-        raise ConfigError(
-            _unknown("architecture", str(name), self.supported_arches()), file=file, line=line, field=field
-        )
+        return _named(self.arches, name, ARCHITECTURE_WORD, file=file, line=line, field=field)
 
     def default_suites(self) -> tuple[Suite, ...]:
         return tuple(s for s in self.suites if s.default)
@@ -189,7 +198,7 @@ def _cross_check(table: SuiteTable) -> None:
     """Invariants the JSON Schema cannot express."""
     file = table.source
     arch_names = table.supported_arches()
-    for kind, names in (("suite", table.suite_names()), ("architecture", arch_names)):
+    for kind, names in (("suite", table.suite_names()), (ARCHITECTURE_WORD, arch_names)):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ConfigError(f"duplicate {kind} names: {', '.join(dupes)}", file=file)
@@ -197,7 +206,9 @@ def _cross_check(table: SuiteTable) -> None:
         for arch in suite.architectures:
             if arch not in arch_names:
                 raise ConfigError(
-                    _unknown("architecture", arch, arch_names), file=file, field=f"suites.{i}.architectures"
+                    _unknown(ARCHITECTURE_WORD, arch, arch_names),
+                    file=file,
+                    field=f"suites.{i}.architectures",
                 )
     # A token claimed by two arches would make discovery's answer depend on lookup order.
     seen: dict[str, str] = {}

@@ -32,7 +32,7 @@ import re
 from debian.debian_support import version_compare
 
 from multiarch.errors import ConfigError
-from multiarch.suites import Suite, get_suite
+from multiarch.suites import ARCHITECTURE_WORD, Suite, get_suite
 
 # Markers that mean "before the release". Only recognised right after a digit (optionally
 # via one separator), so words that merely contain them ("predator", "devel-2") are left alone.
@@ -138,7 +138,7 @@ def deb_filename(package: str, version: str, arch: str) -> str:
     if not _DEBIAN_VERSION.match(version):
         raise ConfigError(f"invalid Debian version {version!r}", field="version")
     if not _ARCH_NAME.match(arch):
-        raise ConfigError(f"invalid Debian architecture {arch!r}", field="architecture")
+        raise ConfigError(f"invalid Debian architecture {arch!r}", field=ARCHITECTURE_WORD)
     _, sep, rest = version.partition(":")
     without_epoch = rest if sep else version
     return f"{package}_{without_epoch}_{arch}.deb"

@@ -25,6 +25,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, BinaryIO, TypeVar
 
 import requests
@@ -63,6 +64,52 @@ class _Retryable(Exception):
 
 class _RangeRefused(_Retryable):
     """416 to a resume request: the partial copy is useless, the next attempt starts over."""
+
+
+@dataclass
+class _Progress:
+    """One download across its attempts."""
+
+    tries: int = 0
+    have: int = 0  # bytes of a partial copy in the sink that the next attempt may continue
+    etag: str | None = None
+    received: int = 0  # body bytes that came over the wire, every attempt (telemetry)
+
+    def range_headers(self) -> dict[str, str]:
+        """Ask for the rest only, and only if the object is still the one the part came from."""
+        if not self.have:
+            return {}
+        extra = {"Range": f"bytes={self.have}-"}
+        if self.etag:
+            extra["If-Range"] = self.etag
+        return extra
+
+
+@dataclass
+class _Attempt:
+    """One attempt's response: what it delivered and whether it may be continued."""
+
+    got: int = 0
+    resumable: bool = False
+    declared: str | None = None  # Content-Length
+
+
+def _complete_size(asset: ReleaseAsset, progress: _Progress, attempt: _Attempt, what: str) -> int:
+    """The sink's size once the body ended; a short or long one is retried (resumed if it can)."""
+    total = progress.have + attempt.got
+    declared = attempt.declared
+    if declared is not None and declared.isdigit() and attempt.got != int(declared):
+        progress.have = total if attempt.resumable else 0
+        raise _Retryable(
+            NetworkError(f"{what}: truncated, {attempt.got} of {declared} bytes", transient=True)
+        )
+    if asset.size and total != asset.size:
+        # Short: continue from here next time. Long: something is wrong; start over.
+        progress.have = total if attempt.resumable and total < asset.size else 0
+        raise _Retryable(
+            NetworkError(f"{what}: got {total} bytes, the release lists {asset.size}", transient=True)
+        )
+    return total
 
 
 def api_url_from_env(environ: Mapping[str, str] | None = None) -> str:
@@ -309,32 +356,38 @@ class GitHubSource(ReleaseSource):
     # -- metadata ----------------------------------------------------------------------------
 
     def get_release(self, tag: str) -> Release:
-        what_repo = f"repository {self.repo_name}"
-        try:
-            repo = self._api(lambda: self._gh.get_repo(self.repo_name), what_repo)
-        except HttpStatusError as exc:
-            if exc.status == 404:
-                raise ConfigError(
-                    f"GitHub repository {self.repo_name} not found at {self.api_url}",
-                    field="github_repo",
-                    remediation=("check github_repo (owner/name); a private repository needs a token",),
-                ) from None
-            raise
-        try:
-            release = self._api(lambda: repo.get_release(tag), f"release {tag} of {self.repo_name}")
-        except HttpStatusError as exc:
-            if exc.status == 404:
-                raise ConfigError(
-                    f"{self.repo_name} has no published release with tag {tag!r}",
-                    field="version",
-                    remediation=("use the tag exactly as published, e.g. 'v1.2.3' vs '1.2.3'",),
-                ) from None
-            raise
+        repo = self._api_or_missing(
+            lambda: self._gh.get_repo(self.repo_name),
+            f"repository {self.repo_name}",
+            ConfigError(
+                f"GitHub repository {self.repo_name} not found at {self.api_url}",
+                field="github_repo",
+                remediation=("check github_repo (owner/name); a private repository needs a token",),
+            ),
+        )
+        release = self._api_or_missing(
+            lambda: repo.get_release(tag),
+            f"release {tag} of {self.repo_name}",
+            ConfigError(
+                f"{self.repo_name} has no published release with tag {tag!r}",
+                field="version",
+                remediation=("use the tag exactly as published, e.g. 'v1.2.3' vs '1.2.3'",),
+            ),
+        )
         raw = release.raw_data  # the release JSON as fetched (no lazy per-asset requests)
         assets = tuple(self._asset(a) for a in raw.get("assets", []))
         license_spdx = self._license(repo)
         return Release(tag=str(raw.get("tag_name", tag)), assets=assets, license_spdx=license_spdx,
                        html_url=str(raw.get("html_url", "")))  # fmt: skip
+
+    def _api_or_missing(self, call: Callable[[], T], what: str, missing: ConfigError) -> T:
+        """``_api``, where a 404 means package.yaml or the inputs name something that is not there."""
+        try:
+            return self._api(call, what)
+        except HttpStatusError as exc:
+            if exc.status == 404:
+                raise missing from None
+            raise
 
     @staticmethod
     def _asset(data: Mapping[str, Any]) -> ReleaseAsset:
@@ -432,84 +485,78 @@ class GitHubSource(ReleaseSource):
         the size must equal the release's, and the checksums are verified afterwards anyway.
         """
         what = f"download of {asset.name}"
-        tries = 0
-        have = 0  # bytes of a partial copy in the sink that the next attempt may continue
-        etag: str | None = None
-        received = 0  # body bytes that came over the wire, every attempt (telemetry)
-
-        def attempt() -> int:
-            nonlocal tries, have, etag, received
-            tries += 1
-            extra: dict[str, str] = {}
-            if have:
-                extra["Range"] = f"bytes={have}-"
-                if etag:
-                    extra["If-Range"] = etag
-            got = 0
-            resumable = False
-            declared: str | None = None
-            with requests.Session() as session:
-                try:
-                    resp = self._open(session, asset.download_ref, what, extra)
-                    with resp:
-                        resumed = (
-                            have > 0
-                            and resp.status_code == 206
-                            and resp.headers.get("Content-Range", "").startswith(f"bytes {have}-")
-                        )
-                        if not resumed:
-                            have = 0
-                        sink.seek(have)
-                        sink.truncate()
-                        resumable = resp.headers.get("Accept-Ranges", "").lower() == "bytes"
-                        etag = resp.headers.get("ETag") if resumable else None
-                        declared = resp.headers.get("Content-Length")
-                        try:
-                            for chunk in resp.iter_content(_CHUNK):
-                                sink.write(chunk)
-                                got += len(chunk)
-                        finally:
-                            received += _wire_bytes(resp, got)
-                except requests.exceptions.SSLError as exc:
-                    raise _tls_error(what, exc) from None
-                except _RangeRefused:
-                    have = 0
-                    raise
-                except requests.RequestException as exc:
-                    # Connection errors, timeouts, a body cut short (ChunkedEncodingError, which is
-                    # not a ConnectionError), undecodable content: all worth another attempt.
-                    have = have + got if resumable else 0
-                    err = NetworkError(
-                        f"{what}: {type(exc).__name__} after {got} bytes: {_redact(str(exc))}",
-                        transient=True,
-                    )
-                    raise _Retryable(err) from None
-            total = have + got
-            if declared is not None and declared.isdigit() and got != int(declared):
-                have = total if resumable else 0
-                raise _Retryable(
-                    NetworkError(f"{what}: truncated, {got} of {declared} bytes", transient=True)
-                )
-            if asset.size and total != asset.size:
-                # Short: continue from here next time. Long: something is wrong; start over.
-                have = total if resumable and total < asset.size else 0
-                raise _Retryable(
-                    NetworkError(f"{what}: got {total} bytes, the release lists {asset.size}", transient=True)
-                )
-            sink.flush()
-            return total
-
+        progress = _Progress()
         try:
-            written, attempts = self._retrying(attempt, what)
+            written, attempts = self._retrying(
+                lambda: self._download_attempt(asset, sink, progress, what), what
+            )
         except NetworkError:
             # The cache counts the retries of a download that returns; one that gives up returns
             # nothing, so its retries would never reach telemetry unless counted here.
-            if tries > 1:
-                events.counter("download_retries", tries - 1)
+            if progress.tries > 1:
+                events.counter("download_retries", progress.tries - 1)
             raise
         finally:
             # What this download cost the network, whether it worked or not: every attempt's
             # bytes, a resumed attempt's range only.
-            if received:
-                events.counter(events.BUILDER_DOWNLOADED_BYTES, received)
+            if progress.received:
+                events.counter(events.BUILDER_DOWNLOADED_BYTES, progress.received)
         return DownloadResult(bytes_written=written, attempts=attempts)
+
+    def _download_attempt(self, asset: ReleaseAsset, sink: BinaryIO, progress: _Progress, what: str) -> int:
+        """One attempt: the bytes the sink holds afterwards, or ``_Retryable`` for another try."""
+        progress.tries += 1
+        extra = progress.range_headers()
+        attempt = _Attempt()
+        with requests.Session() as session:
+            try:
+                self._receive(session, asset, sink, progress, attempt, what, extra)
+            except requests.exceptions.SSLError as exc:
+                raise _tls_error(what, exc) from None
+            except _RangeRefused:
+                progress.have = 0
+                raise
+            except requests.RequestException as exc:
+                # Connection errors, timeouts, a body cut short (ChunkedEncodingError, which is
+                # not a ConnectionError), undecodable content: all worth another attempt.
+                progress.have = progress.have + attempt.got if attempt.resumable else 0
+                err = NetworkError(
+                    f"{what}: {type(exc).__name__} after {attempt.got} bytes: {_redact(str(exc))}",
+                    transient=True,
+                )
+                raise _Retryable(err) from None
+        total = _complete_size(asset, progress, attempt, what)
+        sink.flush()
+        return total
+
+    def _receive(
+        self,
+        session: requests.Session,
+        asset: ReleaseAsset,
+        sink: BinaryIO,
+        progress: _Progress,
+        attempt: _Attempt,
+        what: str,
+        extra: Mapping[str, str],
+    ) -> None:
+        """Write the response body into the sink, after the part kept from before when resumed."""
+        resp = self._open(session, asset.download_ref, what, extra)
+        with resp:
+            resumed = (
+                progress.have > 0
+                and resp.status_code == 206
+                and resp.headers.get("Content-Range", "").startswith(f"bytes {progress.have}-")
+            )
+            if not resumed:
+                progress.have = 0
+            sink.seek(progress.have)
+            sink.truncate()
+            attempt.resumable = resp.headers.get("Accept-Ranges", "").lower() == "bytes"
+            progress.etag = resp.headers.get("ETag") if attempt.resumable else None
+            attempt.declared = resp.headers.get("Content-Length")
+            try:
+                for chunk in resp.iter_content(_CHUNK):
+                    sink.write(chunk)
+                    attempt.got += len(chunk)
+            finally:
+                progress.received += _wire_bytes(resp, attempt.got)

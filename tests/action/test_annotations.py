@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from action.annotations import annotate, annotate_outcome, group
-from action.builder_result import BuilderResult, BuildError, JobResult, LintianCounts
+from action.builder_result import BuilderResult, EarlyFailure, JobResult, LintianCounts
 from action.outcome import ActionOutcome, FailureInfo, ProducedPackage
 
 
@@ -60,7 +60,7 @@ def test_group_closes_on_error(capsys: pytest.CaptureFixture[str]) -> None:
 def test_configuration_error_points_at_the_file_relative_to_the_workspace(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    error = BuildError(
+    error = EarlyFailure(
         "configuration", "bad", str(tmp_path / "cfg" / "package.yaml"), 4, "architectures", False, ()
     )
     failure = FailureInfo("configuration", "bad value", file=error.file, line=4, field="architectures")

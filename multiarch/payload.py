@@ -1,4 +1,4 @@
-"""Staging: which files of an extracted release go where in the package.
+"""Payload staging: which files of an extracted release go where in the package.
 
 Default mode: the executables go to ``/usr/bin``. They are the files matched by the
 ``binary_path`` globs (renamed by ``binary_rename``), or, without globs, every ELF executable in

@@ -12,7 +12,7 @@ import pytest
 from multiarch.config import ArchSpec, InstallSpec
 from multiarch.errors import ArchitectureError, PackagingError
 from multiarch.extract import extract_asset
-from multiarch.stage import glob_match, stage_payload
+from multiarch.payload import glob_match, stage_payload
 from multiarch.suites import get_arch
 from tests.support.uv_release import minimal_elf
 

@@ -32,6 +32,8 @@ import sys
 from collections.abc import Sequence
 from typing import Final
 
+from contracts.vocabulary import DEFAULT_TELEMETRY_DIR, ENV_TELEMETRY_DIR, METRICS_FILE
+from contracts.vocabulary import TelemetryCommand as Command
 from telemetry import api
 from telemetry.events import CATEGORIES, STAGE_STATUSES
 
@@ -39,6 +41,11 @@ EXIT_OK: Final = 0
 EXIT_REGRESSIONS: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_STATE: Final = 3
+
+# Commands that only record: they never fail the build, even when the record cannot be written.
+_RECORDING: Final = frozenset(
+    {Command.INIT, Command.STAGE_START, Command.STAGE_COMPLETE, Command.FAILURE, Command.COUNTER}
+)
 
 SHELL_FUNCTIONS: Final = """\
 # The guide's telemetry functions, backed by `python -m telemetry`.
@@ -64,16 +71,18 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m telemetry", description="Build telemetry for shell build scripts.")
-    p.add_argument("--dir", help="telemetry directory (default: $TELEMETRY_DIR or .telemetry)")
+    p.add_argument(
+        "--dir", help=f"telemetry directory (default: ${ENV_TELEMETRY_DIR} or {DEFAULT_TELEMETRY_DIR})"
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("init", help="start a run (clears the previous run's state, keeps baseline.json)")
-    s = sub.add_parser("stage-start", help="record_build_stage NAME")
+    sub.add_parser(Command.INIT, help="start a run (clears the previous run's state, keeps baseline.json)")
+    s = sub.add_parser(Command.STAGE_START, help="record_build_stage NAME")
     s.add_argument("name")
-    s = sub.add_parser("stage-complete", help="record_build_stage_complete NAME STATUS [MESSAGE]")
+    s = sub.add_parser(Command.STAGE_COMPLETE, help="record_build_stage_complete NAME STATUS [MESSAGE]")
     s.add_argument("name")
     s.add_argument("status", choices=STAGE_STATUSES)
     s.add_argument("message", nargs="?", default="")
-    s = sub.add_parser("failure", help="record_build_failure STAGE REASON [CODE]")
+    s = sub.add_parser(Command.FAILURE, help="record_build_failure STAGE REASON [CODE]")
     s.add_argument("stage")
     s.add_argument("reason")
     s.add_argument("code", nargs="?", default="")
@@ -82,27 +91,31 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--transient", dest="transient", action="store_const", const=True)
     t.add_argument("--permanent", dest="transient", action="store_const", const=False)
     s.add_argument("--remediation", action="append", default=[])
-    s = sub.add_parser("counter", help="add VALUE (default 1) to a named counter")
+    s = sub.add_parser(Command.COUNTER, help="add VALUE (default 1) to a named counter")
     s.add_argument("name")
     s.add_argument("value", nargs="?", type=float, default=1.0)
-    s = sub.add_parser("finalize", help="finalize_telemetry: write metrics.json and the other files")
+    s = sub.add_parser(Command.FINALIZE, help="finalize_telemetry: write metrics.json and the other files")
     s.add_argument("--packages-built", type=int, default=0)
     s.add_argument("--packages-failed", type=int, default=0)
     s.add_argument("--exit-code", type=int, help="the build's exit status, if the script knows it")
     s.add_argument("--threshold", type=float, help="regression threshold in percent (default 20)")
     s.add_argument("--save-baseline", action="store_true", default=None, help="also save as baseline")
-    sub.add_parser("summary", help="get_telemetry_summary: print the build-summary telemetry block as JSON")
-    s = sub.add_parser("save-baseline", help="save_as_baseline: the last finalized run becomes baseline.json")
+    sub.add_parser(
+        Command.SUMMARY, help="get_telemetry_summary: print the build-summary telemetry block as JSON"
+    )
+    s = sub.add_parser(
+        Command.SAVE_BASELINE, help="save_as_baseline: the last finalized run becomes baseline.json"
+    )
     s.add_argument("--force", action="store_true", help="save even if the run did not succeed")
-    s = sub.add_parser("check-regressions", help="check_performance_regressions; exit 1 when found")
+    s = sub.add_parser(Command.CHECK_REGRESSIONS, help="check_performance_regressions; exit 1 when found")
     s.add_argument("--threshold", type=float)
-    sub.add_parser("shell-functions", help="print bash functions named as in the guide")
+    sub.add_parser(Command.SHELL_FUNCTIONS, help="print bash functions named as in the guide")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "shell-functions":
+    if args.command == Command.SHELL_FUNCTIONS:
         sys.stdout.write(SHELL_FUNCTIONS)
         return EXIT_OK
     config = api.TelemetryConfig.from_env(directory=args.dir)
@@ -118,22 +131,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"telemetry: {exc}", file=sys.stderr)
         # Recording commands never fail the build; reading commands report it.
-        return (
-            EXIT_OK
-            if args.command in {"init", "stage-start", "stage-complete", "failure", "counter"}
-            else EXIT_STATE
-        )
+        return EXIT_OK if args.command in _RECORDING else EXIT_STATE
 
 
 def _run(args: argparse.Namespace, config: api.TelemetryConfig, caller: int) -> int:
     command = args.command
-    if command == "init":
+    if command == Command.INIT:
         api.init_telemetry(config, caller_pid=caller)
-    elif command == "stage-start":
+    elif command == Command.STAGE_START:
         api.record_build_stage(args.name, config, caller_pid=caller)
-    elif command == "stage-complete":
+    elif command == Command.STAGE_COMPLETE:
         api.record_build_stage_complete(args.name, args.status, args.message, config, caller_pid=caller)
-    elif command == "failure":
+    elif command == Command.FAILURE:
         api.record_build_failure(
             args.stage,
             args.reason,
@@ -144,9 +153,9 @@ def _run(args: argparse.Namespace, config: api.TelemetryConfig, caller: int) -> 
             remediation=args.remediation,
             caller_pid=caller,
         )
-    elif command == "counter":
+    elif command == Command.COUNTER:
         api.record_counter(args.name, args.value, config, caller_pid=caller)
-    elif command == "finalize":
+    elif command == Command.FINALIZE:
         report = api.finalize_telemetry(
             config,
             packages_built=args.packages_built,
@@ -162,16 +171,16 @@ def _run(args: argparse.Namespace, config: api.TelemetryConfig, caller: int) -> 
             for warning in report.warnings:
                 print(f"telemetry: warning: {warning}", file=sys.stderr)
             print(
-                f"telemetry: wrote {config.directory / 'metrics.json'} (status {report.status})",
+                f"telemetry: wrote {config.directory / METRICS_FILE} (status {report.status})",
                 file=sys.stderr,
             )
-    elif command == "summary":
+    elif command == Command.SUMMARY:
         summary = api.get_telemetry_summary(config)
         print(json.dumps(summary, indent=2))
-    elif command == "save-baseline":
+    elif command == Command.SAVE_BASELINE:
         path = api.save_as_baseline(config, force=args.force)
         print(f"telemetry: saved baseline {path}", file=sys.stderr)
-    elif command == "check-regressions":
+    elif command == Command.CHECK_REGRESSIONS:
         comparison = api.check_performance_regressions(config, threshold=args.threshold)
         if comparison is None:
             return EXIT_OK

@@ -64,6 +64,27 @@ class _Mount:
     root: str
 
 
+def read_raw(path: str, chunk_size: int, *, short_read_ends: bool = False) -> bytes:
+    """A whole file read with plain syscalls: no file object, cheap enough for every tick.
+
+    ``short_read_ends``: stop at the first read shorter than ``chunk_size``, saving the
+    empty read that would confirm the end (a /proc file that fits is produced in one read).
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, chunk_size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if short_read_ends and len(chunk) < chunk_size:
+                break
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _read_text(path: str) -> str:
     with open(path, encoding="ascii", errors="replace") as handle:
         return handle.read()
@@ -329,21 +350,9 @@ class CgroupView:
         a held descriptor would keep returning the same members.
         """
         try:
-            fd = os.open(self._path("cgroup.procs"), os.O_RDONLY)
+            return read_raw(self._path("cgroup.procs"), 65536)
         except OSError:
             return None
-        try:
-            chunks = []
-            while True:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            return b"".join(chunks)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
 
     def close(self) -> None:
         for name in ("_peak_fd",):

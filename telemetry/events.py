@@ -17,7 +17,8 @@ Event shapes (``time`` is a Unix timestamp, float seconds):
   (adds ``value`` to a named counter, e.g. ``download_retries``; ``BUILDER_DOWNLOADED_BYTES``
   is the one the network figures read)
 
-This module must stay stdlib-only: it is imported by the builder subprocess.
+This module must stay stdlib-only (``contracts.vocabulary``, where its words are spelled, is too):
+the builder subprocess and users' scripts import it.
 """
 
 from __future__ import annotations
@@ -28,23 +29,15 @@ import time
 from collections.abc import Mapping
 from typing import Final
 
-ENV_VAR: Final = "TELEMETRY_EVENTS_FILE"
+from contracts.vocabulary import ENV_EVENTS_FILE, REPORTED_STAGE_STATUSES, EventType, FailureCategory
 
-# The guide's failure categories, in the guide's order.
-CATEGORIES: Final = (
-    "network",
-    "dependency",
-    "architecture",
-    "compilation",
-    "packaging",
-    "configuration",
-    "permission",
-    "resource",
-    "security",
-    "unknown",
-)
+ENV_VAR: Final = ENV_EVENTS_FILE
 
-STAGE_STATUSES: Final = ("success", "failure", "warning")
+# The guide's failure categories, in the guide's order (plain strings: argparse choices, messages).
+CATEGORIES: Final[tuple[str, ...]] = tuple(category.value for category in FailureCategory)
+
+# What a writer may report as a stage's status.
+STAGE_STATUSES: Final[tuple[str, ...]] = tuple(status.value for status in REPORTED_STAGE_STATUSES)
 
 # The counter a build adds the bytes it downloaded itself to (response bodies as they came over
 # the wire, every attempt included). The built-in builder reports it, starting at 0; the network
@@ -85,13 +78,13 @@ def emit(event: Mapping[str, object], path: str | None = None) -> bool:
 
 
 def stage_start(name: str, path: str | None = None) -> bool:
-    return emit({"type": "stage_start", "name": name}, path)
+    return emit({"type": EventType.STAGE_START, "name": name}, path)
 
 
 def stage_complete(name: str, status: str, message: str = "", path: str | None = None) -> bool:
     if status not in STAGE_STATUSES:
         raise ValueError(f"stage status must be one of {', '.join(STAGE_STATUSES)}, not {status!r}")
-    return emit({"type": "stage_complete", "name": name, "status": status, "message": message}, path)
+    return emit({"type": EventType.STAGE_COMPLETE, "name": name, "status": status, "message": message}, path)
 
 
 def failure(
@@ -108,7 +101,7 @@ def failure(
         raise ValueError(f"unknown failure category {category!r}")
     return emit(
         {
-            "type": "failure",
+            "type": EventType.FAILURE,
             "stage": stage,
             "reason": reason,
             "code": code,
@@ -121,4 +114,4 @@ def failure(
 
 
 def counter(name: str, value: float = 1, path: str | None = None) -> bool:
-    return emit({"type": "counter", "name": name, "value": value}, path)
+    return emit({"type": EventType.COUNTER, "name": name, "value": value}, path)

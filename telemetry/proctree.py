@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from telemetry.cgroup import CgroupReading, CgroupView
+from telemetry.cgroup import CgroupReading, CgroupView, read_raw
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -107,19 +107,7 @@ class TreeSnapshot:
 
 
 def _read(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while True:
-            chunk = os.read(fd, 8192)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            if len(chunk) < 8192:
-                break
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+    return read_raw(path, 8192, short_read_ends=True)
 
 
 def boot_time(proc: str = "/proc") -> float:
@@ -554,63 +542,10 @@ class ProcessTree:
         mono = time.monotonic()
         self._ticks += 1
         cgroup_reading = self._cgroup.read() if self._cgroup is not None and read_cgroup else None
-        # A cgroup's member list finds every newcomer; /proc is still listed on membership
-        # walks and now and then, for adopted zombies (no longer listed in any cgroup).
-        found, cgroup_pids = self._discover()
-        if self._cgroup is not None and (not read_cgroup or self._ticks % 10 == 1):
-            found = found | self._list_proc()
-        listed = found | set(self._members)
-        started = self._admit(listed, cgroup_pids, mono)
-
-        live: list[ProcessSnapshot] = []
-        ended: list[ProcessSnapshot] = []
-        gone: list[int] = []
-        active: set[int] = set()
-        for pid, member in self._members.items():
-            snap = self._snapshot(pid, member) if pid in listed else None
-            if snap is None:
-                gone.append(pid)
-                if member.last is not None:
-                    ended.append(member.last)
-                continue
-            if snap is not member.last:
-                active.add(pid)
-            member.last = snap
-            if read_cgroup:
-                member.anon_ref = snap.anon_bytes
-                member.gone_in_poll = False
-            live.append(snap)
-        live_pids = {p.pid for p in live}
-        for pid in gone:
-            gone_member = self._members.pop(pid)
-            self._release(gone_member)
-            last = gone_member.last
-            if last is None:
-                continue
-            if last.ppid in live_pids:
-                continue  # reaped by a live member: now inside its cutime and io
-            if last.ppid == self._session_pid:
-                # Reaped by the session, whose rusage is exact for CPU and storage I/O
-                # but has no syscall byte counts: keep the last ones seen.
-                self._retired_chars += last.syscall_io_bytes
-                continue
-            self._retired_user += last.user_seconds + last.children_user_seconds
-            self._retired_system += last.system_seconds + last.children_system_seconds
-            self._retired_read += last.read_bytes
-            self._retired_write += last.write_bytes
-            self._retired_chars += last.syscall_io_bytes
-
-        user = self._retired_user + sum(p.user_seconds + p.children_user_seconds for p in live)
-        system = self._retired_system + sum(p.system_seconds + p.children_system_seconds for p in live)
-        read = self._retired_read + sum(p.read_bytes for p in live)
-        write = self._retired_write + sum(p.write_bytes for p in live)
-        chars = self._retired_chars + sum(p.syscall_io_bytes for p in live)
-        # Cumulative figures never go down, even when an estimate above was short.
-        self._max_user = max(self._max_user, user)
-        self._max_system = max(self._max_system, system)
-        self._max_read = max(self._max_read, read)
-        self._max_write = max(self._max_write, write)
-        self._max_chars = max(self._max_chars, chars)
+        listed, started = self._find_members(read_cgroup, mono)
+        live, ended, gone, active = self._read_members(listed, read_cgroup)
+        self._retire(gone, {p.pid for p in live})
+        self._accumulate(live)
         unique: int | None = None
         quick_rise: int | None = None
         if read_cgroup:
@@ -636,6 +571,75 @@ class ProcessTree:
             quick_rise_bytes=quick_rise,
             active_pids=frozenset(active),
         )
+
+    def _find_members(self, read_cgroup: bool, now: float) -> tuple[set[int], list[int]]:
+        """(every pid that may be a member now, the pids admitted in this walk)."""
+        # A cgroup's member list finds every newcomer; /proc is still listed on membership
+        # walks and now and then, for adopted zombies (no longer listed in any cgroup).
+        found, cgroup_pids = self._discover()
+        if self._cgroup is not None and (not read_cgroup or self._ticks % 10 == 1):
+            found = found | self._list_proc()
+        listed = found | set(self._members)
+        return listed, self._admit(listed, cgroup_pids, now)
+
+    def _read_members(
+        self, listed: set[int], read_cgroup: bool
+    ) -> tuple[list[ProcessSnapshot], list[ProcessSnapshot], list[int], set[int]]:
+        """(live members' snapshots, last snapshots of members gone, their pids, members that ran)."""
+        live: list[ProcessSnapshot] = []
+        ended: list[ProcessSnapshot] = []
+        gone: list[int] = []
+        active: set[int] = set()
+        for pid, member in self._members.items():
+            snap = self._snapshot(pid, member) if pid in listed else None
+            if snap is None:
+                gone.append(pid)
+                if member.last is not None:
+                    ended.append(member.last)
+                continue
+            if snap is not member.last:
+                active.add(pid)
+            member.last = snap
+            if read_cgroup:
+                member.anon_ref = snap.anon_bytes
+                member.gone_in_poll = False
+            live.append(snap)
+        return live, ended, gone, active
+
+    def _retire(self, gone: list[int], live_pids: set[int]) -> None:
+        """Forget members gone since the last walk, keeping what no live member accounts for."""
+        for pid in gone:
+            gone_member = self._members.pop(pid)
+            self._release(gone_member)
+            last = gone_member.last
+            if last is None:
+                continue
+            if last.ppid in live_pids:
+                continue  # reaped by a live member: now inside its cutime and io
+            if last.ppid == self._session_pid:
+                # Reaped by the session, whose rusage is exact for CPU and storage I/O
+                # but has no syscall byte counts: keep the last ones seen.
+                self._retired_chars += last.syscall_io_bytes
+                continue
+            self._retired_user += last.user_seconds + last.children_user_seconds
+            self._retired_system += last.system_seconds + last.children_system_seconds
+            self._retired_read += last.read_bytes
+            self._retired_write += last.write_bytes
+            self._retired_chars += last.syscall_io_bytes
+
+    def _accumulate(self, live: list[ProcessSnapshot]) -> None:
+        """The tree's cumulative CPU and I/O: what retired plus what the live members report."""
+        user = self._retired_user + sum(p.user_seconds + p.children_user_seconds for p in live)
+        system = self._retired_system + sum(p.system_seconds + p.children_system_seconds for p in live)
+        read = self._retired_read + sum(p.read_bytes for p in live)
+        write = self._retired_write + sum(p.write_bytes for p in live)
+        chars = self._retired_chars + sum(p.syscall_io_bytes for p in live)
+        # Cumulative figures never go down, even when an estimate above was short.
+        self._max_user = max(self._max_user, user)
+        self._max_system = max(self._max_system, system)
+        self._max_read = max(self._max_read, read)
+        self._max_write = max(self._max_write, write)
+        self._max_chars = max(self._max_chars, chars)
 
     def _estimate_unique(self, live: list[ProcessSnapshot], gone: list[ProcessSnapshot]) -> int:
         """What the tree holds resident, every page counted once, without a cgroup.

@@ -52,20 +52,22 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
 
-from telemetry import events
+from contracts.vocabulary import (
+    DEFAULT_TELEMETRY_DIR,
+    ENV_EVENTS_FILE,
+    ENV_TELEMETRY_DIR,
+    EVENTS_FILE,
+    MemoryLayout,
+)
 from telemetry.cgroup import CgroupView, DedicatedCgroup
 from telemetry.model import MemoryResult, ProcessOutcome, RunData, SystemInfo
 from telemetry.proctree import ProcessTree, TreeSnapshot, adopted_zombies, session_side_pids
-from telemetry.samplers.cpu import CpuSampler
-from telemetry.samplers.disk import DiskSampler
-from telemetry.samplers.interface import FinalFacts, Sampler, SamplingContext
+from telemetry.samplers.interface import FinalFacts, SamplerSetup, SamplingContext
 from telemetry.samplers.memory import MemorySampler, own_status_bytes
-from telemetry.samplers.network import NetworkSampler, with_builder_downloads
+from telemetry.samplers.registry import SamplerResults, SamplerSet, run_data_fields
 from telemetry.samplers.system import collect_system_info
 from telemetry.stages import EventTail, StageTracker
 
-EVENTS_FILENAME = "events.jsonl"
-DIR_ENV_VAR = "TELEMETRY_DIR"
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_GET_CHILD_SUBREAPER = 37
 # A sampler that fails this many ticks in a row is skipped for the rest of the run.
@@ -77,7 +79,7 @@ _QUICK_POLL_IDLE = 0.2  # seconds between quick polls while no build process is 
 
 @dataclass(frozen=True)
 class SessionOptions:
-    telemetry_dir: Path = Path(".telemetry")
+    telemetry_dir: Path = Path(DEFAULT_TELEMETRY_DIR)
     sample_interval: float = 1.0
     enabled: bool = True
     output_path: str | None = None  # where the build writes (free space); default: cwd
@@ -186,7 +188,7 @@ def _set_subreaper(enable: bool) -> bool | None:
     return bool(previous.value)
 
 
-def memory_layout(dedicated: bool, cgroup: CgroupView | None) -> tuple[str, int]:
+def memory_layout(dedicated: bool, cgroup: CgroupView | None) -> tuple[MemoryLayout, int]:
     """Which source can give the build's resident memory, and the session side's share of it.
 
     A dedicated cgroup holds only the build. A cgroup that holds nothing but this
@@ -196,16 +198,16 @@ def memory_layout(dedicated: bool, cgroup: CgroupView | None) -> tuple[str, int]
     machine's, not the build's: the tree's own estimate is used instead.
     """
     if cgroup is None:
-        return "none", 0
+        return MemoryLayout.NONE, 0
     stat = cgroup.memory_stat()
     if stat is None:
-        return "shared", 0
+        return MemoryLayout.SHARED, 0
     if dedicated:
-        return "dedicated", 0
+        return MemoryLayout.DEDICATED, 0
     pids = cgroup.pids()
     if pids is not None and set(pids) <= session_side_pids(os.getpid()):
-        return "container", stat[0] + stat[1]
-    return "shared", 0
+        return MemoryLayout.CONTAINER, stat[0] + stat[1]
+    return MemoryLayout.SHARED, 0
 
 
 def _shim(command: list[str], procs_file: str | None, *, report_pid: bool = False) -> list[str]:
@@ -278,11 +280,47 @@ def _resolve(program: str, env: Mapping[str, str], cwd: str | None) -> str | Non
     return None
 
 
+def _restore_subreaper(previous: bool | None) -> None:
+    """Clear the subreaper flag again if we set it (None: we did not touch it)."""
+    if previous is not None and not previous:
+        _set_subreaper(False)
+
+
 def _empty_system(output_path: str) -> SystemInfo:
     try:
         return collect_system_info(output_path)
     except OSError:
         return SystemInfo(os.uname().nodename, os.uname().sysname, os.cpu_count() or 1, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What set-up made for one monitored run; torn down when it ends."""
+
+    env: Mapping[str, str]  # the build's environment
+    cgroup: CgroupView | None  # the cgroup read (the dedicated one, else our own)
+    dedicated: DedicatedCgroup | None  # the build's own cgroup, when one could be made
+    previous_subreaper: bool | None  # the flag before we set it (None: not set)
+    oom_before: int | None  # the cgroup's OOM kills before the build
+    vmstat_oom_before: int | None  # the machine's OOM kills before the build
+    system: SystemInfo
+    samplers: SamplerSet
+    logs: Mapping[str, _SampleLog]  # by sampler name
+    tree: ProcessTree
+    tracker: StageTracker
+    tail: EventTail
+    monitor: _Monitor
+
+
+@dataclass
+class _Build:
+    """What is known of the build process as it runs (filled in as it goes)."""
+
+    outcome: ProcessOutcome | None = None
+    rusage: resource.struct_rusage | None = None  # os.wait4 of the build root
+    spawner_hwm: int = 0  # our VmHWM when the build was forked (see FinalFacts)
+    output_tail: tuple[str, ...] = ()
+    root_pid: int | None = None  # spawned and not yet reaped
 
 
 class Session:
@@ -343,10 +381,7 @@ class Session:
             end_time=end,
             duration_seconds=round(end - start, 3),
             system=system,
-            memory=MemorySampler().empty_result(),
-            cpu=CpuSampler().empty_result(),
-            network=NetworkSampler().empty_result(),
-            disk=DiskSampler().empty_result(),
+            **run_data_fields(SamplerResults.empty(), {}),
             stages=(),
             failures=(),
             outcome=outcome,
@@ -356,23 +391,25 @@ class Session:
     # ---- monitored mode -------------------------------------------------------------------
 
     def _run_monitored(self, command: list[str], telemetry_dir: Path) -> RunData:
-        opts = self.options
         start = time.time()
         start_mono = time.monotonic()
-        events_path = telemetry_dir / EVENTS_FILENAME
+        run = self._set_up(telemetry_dir, start)
+        build = _Build()
+        outcome = self._execute(command, run, build)
+        return self._finish(run, build, outcome, start, start_mono)
+
+    def _open_channel(self, telemetry_dir: Path) -> Path:
+        """Truncate the event channel (a failure is noted; the build still runs)."""
+        events_path = telemetry_dir / EVENTS_FILE
         try:
             events_path.write_bytes(b"")
         except OSError as exc:
             self._errors.append(f"session: cannot create {events_path}: {exc}")
-        env = {
-            **os.environ,
-            **opts.env,
-            events.ENV_VAR: str(events_path),
-            DIR_ENV_VAR: str(telemetry_dir),
-        }
-        output_path = os.path.abspath(opts.output_path or opts.cwd or os.getcwd())
+        return events_path
 
-        cgroup: CgroupView | None = None
+    def _make_cgroup(self) -> tuple[CgroupView | None, DedicatedCgroup | None]:
+        """(the cgroup to read, the build's own cgroup when one could be made)."""
+        opts = self.options
         dedicated: DedicatedCgroup | None = None
         if opts.use_cgroup and opts.read_cgroup:
             limit = None if opts.memory_limit_mb is None else int(opts.memory_limit_mb * 1024 * 1024)
@@ -380,172 +417,223 @@ class Session:
                 f"telemetry-{os.getpid()}-{time.time_ns()}", memory_limit_bytes=limit
             )
         if dedicated is not None:
-            cgroup = dedicated
-        elif opts.read_cgroup:
-            cgroup = CgroupView.current()
+            return dedicated, dedicated
+        if opts.read_cgroup:
+            return CgroupView.current(), None
+        return None, None
+
+    def _set_up(self, telemetry_dir: Path, start: float) -> _Run:
+        """Everything the build runs under: channel, environment, cgroup, subreaper, samplers."""
+        opts = self.options
+        events_path = self._open_channel(telemetry_dir)
+        env = {
+            **os.environ,
+            **opts.env,
+            ENV_EVENTS_FILE: str(events_path),
+            ENV_TELEMETRY_DIR: str(telemetry_dir),
+        }
+        output_path = os.path.abspath(opts.output_path or opts.cwd or os.getcwd())
+        cgroup, dedicated = self._make_cgroup()
         previous_subreaper: bool | None = None
         try:  # nothing may leave the build's cgroup behind, whatever fails before the build starts
             oom_before = cgroup.oom_kills() if cgroup is not None else None
             vmstat_oom_before = _vmstat_oom_kills()
             previous_subreaper = _set_subreaper(True) if opts.subreaper else None
-
-            # The build may use at most the smallest limit on its way up: ours (a container's)
-            # and the dedicated cgroup's, if one was set.
-            own = cgroup if dedicated is None or not opts.read_cgroup else CgroupView.current()
-            limits = [v.limit_bytes() for v in (own, dedicated) if v is not None]
-            known = [limit for limit in limits if limit is not None]
-            try:
-                system = collect_system_info(output_path, min(known) if known else None)
-            except OSError:
-                system = _empty_system(output_path)
-
+            system = self._system_info(output_path, cgroup, dedicated)
             layout, session_side = memory_layout(dedicated is not None, cgroup)
-            samplers: list[Sampler[Any]] = []
-            memory = MemorySampler(
-                capacity=opts.series_capacity, layout=layout, session_baseline_bytes=session_side
-            )
-            cpu = CpuSampler(capacity=opts.series_capacity)
-            network = NetworkSampler(capacity=opts.series_capacity)
-            disk = DiskSampler(capacity=opts.series_capacity)
-            samplers = [memory, cpu, network, disk]
+            setup = SamplerSetup(opts.series_capacity, layout, session_side)
+            samplers = SamplerSet.create(setup)
             context = SamplingContext(
                 start_time=start, interval=opts.sample_interval, output_path=output_path
             )
-            logs: dict[str, _SampleLog] = {}
-            for sampler in samplers:
-                try:
-                    sampler.start(context)
-                except Exception as exc:
-                    self._errors.append(f"{sampler.name}: {type(exc).__name__}: {exc}")
-                try:
-                    logs[sampler.name] = _SampleLog(telemetry_dir / f"{sampler.name}-samples.log")
-                except OSError as exc:
-                    self._errors.append(f"{sampler.name}: cannot open sample log: {exc}")
-
+            logs = self._start_samplers(samplers, context, telemetry_dir)
             tree = ProcessTree(
-                cgroup=cgroup, unique=layout in ("shared", "none"), interval=opts.sample_interval
+                cgroup=cgroup,
+                unique=layout in (MemoryLayout.SHARED, MemoryLayout.NONE),
+                interval=opts.sample_interval,
             )
             tracker = StageTracker(start)
             tail = EventTail(str(events_path))
             monitor = _Monitor(
-                tree, samplers, logs, memory, tracker, tail, opts.sample_interval, opts.quick_poll_interval
+                tree, samplers, logs, tracker, tail, opts.sample_interval, opts.quick_poll_interval
             )
         except BaseException:
             if dedicated is not None:
                 dedicated.remove()
-            if previous_subreaper is not None and not previous_subreaper:
-                _set_subreaper(False)
+            _restore_subreaper(previous_subreaper)
             raise
-        build_rusage: resource.struct_rusage | None = None
-        spawner_hwm = 0  # our VmHWM when the build was forked (see FinalFacts)
-        output_tail: tuple[str, ...] = ()
-        outcome: ProcessOutcome | None = None
-        root_pid: int | None = None  # spawned and not yet reaped
+        return _Run(
+            env=env,
+            cgroup=cgroup,
+            dedicated=dedicated,
+            previous_subreaper=previous_subreaper,
+            oom_before=oom_before,
+            vmstat_oom_before=vmstat_oom_before,
+            system=system,
+            samplers=samplers,
+            logs=logs,
+            tree=tree,
+            tracker=tracker,
+            tail=tail,
+            monitor=monitor,
+        )
 
+    def _system_info(
+        self, output_path: str, cgroup: CgroupView | None, dedicated: DedicatedCgroup | None
+    ) -> SystemInfo:
+        # The build may use at most the smallest limit on its way up: ours (a container's)
+        # and the dedicated cgroup's, if one was set.
+        own = cgroup if dedicated is None or not self.options.read_cgroup else CgroupView.current()
+        limits = [v.limit_bytes() for v in (own, dedicated) if v is not None]
+        known = [limit for limit in limits if limit is not None]
+        try:
+            return collect_system_info(output_path, min(known) if known else None)
+        except OSError:
+            return _empty_system(output_path)
+
+    def _start_samplers(
+        self, samplers: SamplerSet, context: SamplingContext, telemetry_dir: Path
+    ) -> dict[str, _SampleLog]:
+        """Start each sampler and open its sample log; a failure is noted, never fatal."""
+        logs: dict[str, _SampleLog] = {}
+        for sampler in samplers:
+            try:
+                sampler.start(context)
+            except Exception as exc:
+                self._errors.append(f"{sampler.name}: {type(exc).__name__}: {exc}")
+            try:
+                logs[sampler.name] = _SampleLog(telemetry_dir / sampler.log_file)
+            except OSError as exc:
+                self._errors.append(f"{sampler.name}: cannot open sample log: {exc}")
+        return logs
+
+    def _execute(self, command: list[str], run: _Run, build: _Build) -> ProcessOutcome:
+        """Run the build to its end under our signal handlers; never leave it running."""
         try:
             with self._signals():
-                problem = _resolve(command[0], env, opts.cwd)
-                if problem is not None:
-                    outcome = self._spawn_failed(problem)
-                else:
-                    procs_file = dedicated.procs_file if dedicated is not None else None
-                    read_fd, write_fd = os.pipe()
-                    spawner_hwm = _own_hwm_bytes()
-                    try:
-                        if previous_subreaper is not None and _setsid_forks():
-                            pid = self._spawn_detached(command, env, write_fd, procs_file)
-                            spawner_hwm = 0  # forked by a fresh, tiny process: nothing inherited
-                        else:
-                            pid = self._spawn(_shim(command, procs_file), env, stdout=write_fd)
-                    except OSError as exc:
-                        os.close(read_fd)
-                        outcome = self._spawn_failed(str(exc))
-                    else:
-                        root_pid = pid
-                        os.close(write_fd)
-                        write_fd = -1
-                        sink = self._sink() if opts.echo_output else None
-                        pump = _OutputPump(read_fd, sink, opts.output_tail_lines)
-                        pump.start()
-                        with monitor.lock:
-                            tree.set_root(pid)
-                        monitor.start()
-                        status, build_rusage = self._wait_root(pid, tree, monitor, dedicated)
-                        root_pid = None
-                        with monitor.lock:
-                            tree.account_reaped(pid, build_rusage)
-                        self._stop_leftovers(tree, monitor, dedicated)
-                        monitor.stop()
-                        # Processes left running with the pipe open (kill_leftovers=False)
-                        # keep the pump reading; the tail so far is what we report.
-                        pump.join(timeout=2.0)
-                        output_tail = pump.tail()
-                        oom = self._oom_detected(status, cgroup, oom_before, vmstat_oom_before)
-                        outcome = self._outcome(status, output_tail, oom=oom)
-                    finally:
-                        if write_fd >= 0:
-                            with contextlib.suppress(OSError):
-                                os.close(write_fd)
+                self._start_build(command, run, build)
         except BaseException as exc:  # our own failure: never leave the build running
             self._errors.append(f"session: {type(exc).__name__}: {exc}")
-            if root_pid is not None:
-                self._pgid = root_pid
-                self._kill_tree(tree, monitor, dedicated)
-                self._pgid = None
-                with contextlib.suppress(OSError):
-                    os.wait4(root_pid, 0)
-            monitor.stop()
+            self._abandon(run, build)
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
-            if outcome is None:
-                outcome = ProcessOutcome(
-                    None, None, False, False, output_tail, f"telemetry session error: {exc}"
+            if build.outcome is None:
+                build.outcome = ProcessOutcome(
+                    None, None, False, False, build.output_tail, f"telemetry session error: {exc}"
                 )
         finally:
-            monitor.stop()
-            if previous_subreaper is not None and not previous_subreaper:
-                _set_subreaper(False)
+            run.monitor.stop()
+            _restore_subreaper(run.previous_subreaper)
+        if build.outcome is None:  # every path above sets it or raises
+            raise AssertionError("the build ended without an outcome")
+        return build.outcome
 
+    def _start_build(self, command: list[str], run: _Run, build: _Build) -> None:
+        """Spawn the build with its output through a pipe, then follow it to its end."""
+        problem = _resolve(command[0], run.env, self.options.cwd)
+        if problem is not None:
+            build.outcome = self._spawn_failed(problem)
+            return
+        procs_file = run.dedicated.procs_file if run.dedicated is not None else None
+        read_fd, write_fd = os.pipe()
+        build.spawner_hwm = _own_hwm_bytes()
+        try:
+            try:
+                if run.previous_subreaper is not None and _setsid_forks():
+                    pid = self._spawn_detached(command, run.env, write_fd, procs_file)
+                    build.spawner_hwm = 0  # forked by a fresh, tiny process: nothing inherited
+                else:
+                    pid = self._spawn(_shim(command, procs_file), run.env, stdout=write_fd)
+            except OSError as exc:
+                os.close(read_fd)
+                build.outcome = self._spawn_failed(str(exc))
+                return
+            build.root_pid = pid
+            os.close(write_fd)
+            write_fd = -1
+            self._follow_build(pid, read_fd, run, build)
+        finally:
+            if write_fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(write_fd)
+
+    def _follow_build(self, pid: int, read_fd: int, run: _Run, build: _Build) -> None:
+        """Sample the running build, reap it, stop what it left running, judge its end."""
+        sink = self._sink() if self.options.echo_output else None
+        pump = _OutputPump(read_fd, sink, self.options.output_tail_lines)
+        pump.start()
+        with run.monitor.lock:
+            run.tree.set_root(pid)
+        run.monitor.start()
+        status, build.rusage = self._wait_root(pid, run.tree, run.monitor, run.dedicated)
+        build.root_pid = None
+        with run.monitor.lock:
+            run.tree.account_reaped(pid, build.rusage)
+        self._stop_leftovers(run.tree, run.monitor, run.dedicated)
+        run.monitor.stop()
+        # Processes left running with the pipe open (kill_leftovers=False)
+        # keep the pump reading; the tail so far is what we report.
+        pump.join(timeout=2.0)
+        build.output_tail = pump.tail()
+        oom = self._oom_detected(status, run.cgroup, run.oom_before, run.vmstat_oom_before)
+        build.outcome = self._outcome(status, build.output_tail, oom=oom)
+
+    def _abandon(self, run: _Run, build: _Build) -> None:
+        """After our own failure: kill the build if it is still ours, and stop sampling."""
+        if build.root_pid is not None:
+            self._pgid = build.root_pid
+            self._kill_tree(run.tree, run.monitor, run.dedicated)
+            self._pgid = None
+            with contextlib.suppress(OSError):
+                os.wait4(build.root_pid, 0)
+        run.monitor.stop()
+
+    def _finish(
+        self, run: _Run, build: _Build, outcome: ProcessOutcome, start: float, start_mono: float
+    ) -> RunData:
+        """The last tick, every sampler's result, the teardown, and the run's ``RunData``."""
         # Final tick after the build is gone: picks up the reaped rusage and the last events.
         end = time.time()
-        monitor.final_tick()
-        tree.close()
-        tracker.feed(tail.read_rest())
-        tracker.close(end)
+        run.monitor.final_tick()
+        run.tree.close()
+        run.tracker.feed(run.tail.read_rest())
+        run.tracker.close(end)
         facts = FinalFacts(
             end_time=end,
-            build_rusage=build_rusage,
-            adopted_rusage=tuple(monitor.adopted),
-            spawner_rss_bytes=spawner_hwm,
+            build_rusage=build.rusage,
+            adopted_rusage=tuple(run.monitor.adopted),
+            spawner_rss_bytes=build.spawner_hwm,
         )
-        results = [self._result(s, facts) for s in samplers]
-        if outcome is not None and self._near_memory_limit(outcome, results[0], system):
+        results = run.samplers.finish(facts, self._errors)
+        # The memory sampler's peak alone can tell an OOM kill that no counter recorded.
+        if self._near_memory_limit(outcome, results.get(MemorySampler), run.system):
             outcome = replace(outcome, oom_killed=True)
-        for log in logs.values():
-            log.close()
-        stop_all = opts.kill_leftovers or self._cancel_signal is not None
-        if dedicated is not None and not dedicated.remove(kill=stop_all):
-            self._errors.append("session: could not remove the build's cgroup (processes left)")
-        if cgroup is not None:
-            cgroup.close()
-        if tail.malformed:
-            self._errors.append(f"stages: {tail.malformed} malformed event line(s) skipped")
+        self._tear_down(run)
         return RunData(
             start_time=start,
             end_time=end,
             duration_seconds=round(time.monotonic() - start_mono, 3),
-            system=system,
-            memory=results[0],
-            cpu=results[1],
-            network=with_builder_downloads(results[2], tracker.counters()),
-            disk=results[3],
-            stages=tracker.stages(),
-            failures=tracker.failures(),
+            system=run.system,
+            **run_data_fields(results, run.tracker.counters()),
+            stages=run.tracker.stages(),
+            failures=run.tracker.failures(),
             outcome=outcome,
-            counters=tracker.counters(),
-            sampler_errors=tuple(self._errors + monitor.errors()),
-            telemetry_cpu_seconds=round(monitor.cpu_seconds, 4),
+            counters=run.tracker.counters(),
+            sampler_errors=tuple(self._errors + run.monitor.errors()),
+            telemetry_cpu_seconds=round(run.monitor.cpu_seconds, 4),
         )
+
+    def _tear_down(self, run: _Run) -> None:
+        """Close the sample logs, remove the build's cgroup, note what went wrong."""
+        for log in run.logs.values():
+            log.close()
+        stop_all = self.options.kill_leftovers or self._cancel_signal is not None
+        if run.dedicated is not None and not run.dedicated.remove(kill=stop_all):
+            self._errors.append("session: could not remove the build's cgroup (processes left)")
+        if run.cgroup is not None:
+            run.cgroup.close()
+        if run.tail.malformed:
+            self._errors.append(f"stages: {run.tail.malformed} malformed event line(s) skipped")
 
     # ---- helpers --------------------------------------------------------------------------
 
@@ -767,14 +855,6 @@ class Session:
         signal_seen = self._cancel_signal if cancelled else (sig_from_code if oom else None)
         return ProcessOutcome(code, signal_seen, cancelled, oom, tail)
 
-    def _result(self, sampler: Sampler[Any], facts: FinalFacts) -> Any:
-        try:
-            sampler.finish(facts)
-            return sampler.result()
-        except Exception as exc:
-            self._errors.append(f"{sampler.name}: {type(exc).__name__}: {exc}")
-            return sampler.empty_result()
-
 
 class _Monitor:
     """The sampling thread: one tree walk per tick feeding every sampler and the stage tracker."""
@@ -782,9 +862,8 @@ class _Monitor:
     def __init__(
         self,
         tree: ProcessTree,
-        samplers: list[Sampler[Any]],
+        samplers: SamplerSet,
         logs: Mapping[str, _SampleLog],
-        memory: MemorySampler,
         tracker: StageTracker,
         tail: EventTail,
         interval: float,
@@ -795,7 +874,8 @@ class _Monitor:
         self._tree = tree
         self._samplers = samplers
         self._logs = logs
-        self._memory = memory
+        # The stage tracker reads the memory sampler's spike-aware interval peak after each tick.
+        self._memory = samplers.get(MemorySampler)
         self._tracker = tracker
         self._tail = tail
         self._interval = max(0.01, interval)
@@ -914,7 +994,12 @@ class _Monitor:
                 continue
             self._failures[sampler.name] = 0
             in_thread = threading.current_thread() is self._thread
-            if record is not None and sampler.name == "cpu" and self._thread_begin is not None and in_thread:
+            if (
+                record is not None
+                and sampler.carries_telemetry_cost
+                and self._thread_begin is not None
+                and in_thread
+            ):
                 # What telemetry itself has cost so far (sampling thread CPU time).
                 spent = time.thread_time() - self._thread_begin
                 record = {**record, "telemetry_cpu_seconds": round(spent, 4)}

@@ -27,7 +27,10 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from contracts.vocabulary import REPORTED_STAGE_STATUSES, EventType, StageStatus
 from telemetry.model import FailureEvent, StageRecord
+
+_UNNAMED = "unnamed"  # a stage event without a name
 
 
 class EventTail:
@@ -144,17 +147,17 @@ class StageTracker:
             when = _float(event.get("time"), self._tick.wall_time)
             raw_pid = event.get("pid")
             pid = raw_pid if isinstance(raw_pid, int) and not isinstance(raw_pid, bool) else None
-            if kind == "stage_start":
+            if kind == EventType.STAGE_START:
                 self._open.append(
                     _OpenStage(
-                        _str(event.get("name"), "unnamed"), pid, when, self._cpu_at(when), self._tick_peak()
+                        _str(event.get("name"), _UNNAMED), pid, when, self._cpu_at(when), self._tick_peak()
                     )
                 )
-            elif kind == "stage_complete":
-                self._complete(_str(event.get("name"), "unnamed"), pid, when, event)
-            elif kind == "failure":
+            elif kind == EventType.STAGE_COMPLETE:
+                self._complete(_str(event.get("name"), _UNNAMED), pid, when, event)
+            elif kind == EventType.FAILURE:
                 self._failures.append(_failure(event, when))
-            elif kind == "counter":
+            elif kind == EventType.COUNTER:
                 name = _str(event.get("name"))
                 if name:
                     self._counters[name] = self._counters.get(name, 0.0) + _float(event.get("value"), 1.0)
@@ -168,9 +171,9 @@ class StageTracker:
         match = next((s for s in self._open if s.name == name and s.pid == pid), None)
         if match is None:
             match = next((s for s in self._open if s.name == name), None)
-        status = _str(event.get("status"), "success")
-        if status not in ("success", "failure", "warning"):
-            status = "warning"
+        status = _str(event.get("status"), StageStatus.SUCCESS)
+        if status not in REPORTED_STAGE_STATUSES:
+            status = StageStatus.WARNING
         message = _str(event.get("message"))
         if match is None:
             self._done.append(
@@ -199,7 +202,7 @@ class StageTracker:
     def close(self, end_time: float) -> None:
         """End of run: stages never completed become ``incomplete``."""
         for stage in list(self._open):
-            self._done.append(self._record(stage, "incomplete", end_time, "never completed"))
+            self._done.append(self._record(stage, StageStatus.INCOMPLETE, end_time, "never completed"))
         self._open.clear()
 
     def stages(self) -> tuple[StageRecord, ...]:

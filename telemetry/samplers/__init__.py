@@ -1,1 +1,4 @@
-"""Samplers fed by one process-tree walk per tick (see ``interface.py``)."""
+"""Samplers fed by one process-tree walk per tick (see ``interface.py``).
+
+The ones a monitored run uses are listed in ``registry.py``.
+"""

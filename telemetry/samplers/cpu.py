@@ -8,9 +8,19 @@ System utilisation comes from ``/proc/stat`` deltas.
 
 from __future__ import annotations
 
+from typing import Self
+
+from contracts.vocabulary import CPU_SAMPLES_FILE, SamplerName
 from telemetry.model import CpuResult, CpuSample
 from telemetry.proctree import TreeSnapshot
-from telemetry.samplers.interface import BoundedSeries, FinalFacts, Sampler, SampleRecord, SamplingContext
+from telemetry.samplers.interface import (
+    BoundedSeries,
+    FinalFacts,
+    Sampler,
+    SampleRecord,
+    SamplerSetup,
+    SamplingContext,
+)
 
 
 def read_system_times(path: str = "/proc/stat") -> tuple[float, float]:
@@ -29,7 +39,9 @@ def _keep_busier(a: CpuSample, b: CpuSample) -> CpuSample:
 
 
 class CpuSampler(Sampler[CpuResult]):
-    name = "cpu"
+    name = SamplerName.CPU
+    log_file = CPU_SAMPLES_FILE
+    carries_telemetry_cost = True
 
     def __init__(self, *, capacity: int = 720, stat_path: str = "/proc/stat") -> None:
         self._stat_path = stat_path
@@ -44,6 +56,10 @@ class CpuSampler(Sampler[CpuResult]):
         self._system = 0.0
         self._peak_percent = 0.0
         self._last_wall: float | None = None
+
+    @classmethod
+    def create(cls, setup: SamplerSetup) -> Self:
+        return cls(capacity=setup.capacity)
 
     def start(self, context: SamplingContext) -> None:
         self._start_time = context.start_time

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Self
+
+from contracts.vocabulary import DISK_SAMPLES_FILE, SamplerName
 from telemetry.model import DiskResult, DiskSample
 from telemetry.proctree import TreeSnapshot
-from telemetry.samplers.interface import BoundedSeries, FinalFacts, Sampler, SampleRecord, SamplingContext
+from telemetry.samplers.interface import (
+    BoundedSeries,
+    FinalFacts,
+    Sampler,
+    SampleRecord,
+    SamplerSetup,
+    SamplingContext,
+)
 from telemetry.samplers.system import existing_ancestor, free_bytes
+
+# Where the figures come from: the tree's /proc/PID/io (and the reaped processes' rusage).
+_SOURCE = "process_io"
 
 
 def _keep_later(a: DiskSample, b: DiskSample) -> DiskSample:
@@ -13,7 +26,8 @@ def _keep_later(a: DiskSample, b: DiskSample) -> DiskSample:
 
 
 class DiskSampler(Sampler[DiskResult]):
-    name = "disk"
+    name = SamplerName.DISK
+    log_file = DISK_SAMPLES_FILE
 
     def __init__(self, *, capacity: int = 720) -> None:
         self._series: BoundedSeries[DiskSample] = BoundedSeries(capacity, _keep_later)
@@ -22,6 +36,10 @@ class DiskSampler(Sampler[DiskResult]):
         self._free_after: int | None = None
         self._read = 0
         self._write = 0
+
+    @classmethod
+    def create(cls, setup: SamplerSetup) -> Self:
+        return cls(capacity=setup.capacity)
 
     def start(self, context: SamplingContext) -> None:
         self._path = existing_ancestor(context.output_path)
@@ -52,9 +70,9 @@ class DiskSampler(Sampler[DiskResult]):
             path=self._path,
             free_before_bytes=self._free_before,
             free_after_bytes=after,
-            source="process_io",
+            source=_SOURCE,
             samples=self._series.items(),
         )
 
     def empty_result(self) -> DiskResult:
-        return DiskResult(0, 0, self._path, self._free_before, self._free_before, "process_io", ())
+        return DiskResult(0, 0, self._path, self._free_before, self._free_before, _SOURCE, ())

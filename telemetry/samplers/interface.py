@@ -6,6 +6,9 @@ returns the JSON record to append to its sample log (or ``None``), and at the
 end a frozen result for ``RunData``. Samplers never write files and never raise
 into the build: the session catches, logs to ``sampler_errors`` and skips a
 sampler that keeps failing.
+
+A session makes one of each sampler listed in ``samplers.registry.SAMPLERS``
+through ``create``, from the ``SamplerSetup`` it decided before the build starts.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import resource
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import ClassVar, Generic, Self, TypeVar
 
+from contracts.vocabulary import MemoryLayout
 from telemetry.proctree import TreeSnapshot
 
-ResultT = TypeVar("ResultT")
+# Covariant: a Sampler[MemoryResult] is a Sampler[object], so one list holds every sampler.
+ResultT = TypeVar("ResultT", covariant=True)
 T = TypeVar("T")
 
 SampleRecord = Mapping[str, object]
@@ -31,6 +36,15 @@ class SamplingContext:
     start_time: float  # Unix seconds
     interval: float  # seconds between ticks
     output_path: str  # where the build writes (free-space figures)
+
+
+@dataclass(frozen=True)
+class SamplerSetup:
+    """What the session decided before creating its samplers; each takes what it needs."""
+
+    capacity: int = 720  # samples kept in RAM (downsampled beyond)
+    memory_layout: MemoryLayout = MemoryLayout.NONE  # where the build's memory can be read
+    session_baseline_bytes: int = 0  # container layout: what the session side held at the start
 
 
 @dataclass(frozen=True)
@@ -49,7 +63,15 @@ class FinalFacts:
 class Sampler(ABC, Generic[ResultT]):
     """One concern (memory, CPU, ...) fed by the shared tree walk."""
 
-    name: str = "sampler"  # also the sample log's name: "<name>-samples.log"
+    name: ClassVar[str]  # in its sampler_errors lines
+    log_file: ClassVar[str]  # its sample log, in the telemetry dir
+    # Its records also carry what the sampling thread has cost so far (one sampler does).
+    carries_telemetry_cost: ClassVar[bool] = False
+
+    @classmethod
+    @abstractmethod
+    def create(cls, setup: SamplerSetup) -> Self:
+        """The sampler a monitored run uses."""
 
     def start(self, context: SamplingContext) -> None:
         """Called once before the first tick."""

@@ -49,43 +49,59 @@ cgroup, page cache included: how close the runner came to its memory limit; in t
 
 from __future__ import annotations
 
+from typing import Final, Self
+
+from contracts.vocabulary import MEMORY_SAMPLES_FILE, MemoryLayout, MemorySource, SamplerName
 from telemetry.cgroup import CgroupReading
 from telemetry.model import MemoryResult, MemorySample, PeakFigure
 from telemetry.proctree import TreeSnapshot
-from telemetry.samplers.interface import BoundedSeries, FinalFacts, Sampler, SampleRecord, SamplingContext
+from telemetry.samplers.interface import (
+    BoundedSeries,
+    FinalFacts,
+    Sampler,
+    SampleRecord,
+    SamplerSetup,
+    SamplingContext,
+)
 
 _MB = 1024 * 1024
 _KERNEL_PER_CACHED_BYTE_PERCENT = 5
 
-LAYOUTS = ("dedicated", "container", "shared", "none")
-_LEVEL_SOURCE = {
-    "dedicated": "cgroup_resident",
-    "container": "container_cgroup_resident",
-    "shared": "tree_unique",
-    "none": "tree_unique",
+LAYOUTS: Final = tuple(MemoryLayout)
+_LEVEL_SOURCE: Final = {
+    MemoryLayout.DEDICATED: MemorySource.CGROUP_RESIDENT,
+    MemoryLayout.CONTAINER: MemorySource.CONTAINER_CGROUP_RESIDENT,
+    MemoryLayout.SHARED: MemorySource.TREE_UNIQUE,
+    MemoryLayout.NONE: MemorySource.TREE_UNIQUE,
 }
+# Layouts whose level is read from a cgroup's memory.stat.
+_CGROUP_LAYOUTS: Final = (MemoryLayout.DEDICATED, MemoryLayout.CONTAINER)
 # Headline candidates, in the order that breaks ties (the earlier says more).
-HEADLINE_SOURCES = (
-    "cgroup_resident",
-    "container_cgroup_resident",
-    "tree_unique",
-    "cgroup_interval_peak",
-    "young_process_poll",
-    "process_hwm_rise",
-    "largest_process_rusage",
+HEADLINE_SOURCES: Final = (
+    MemorySource.CGROUP_RESIDENT,
+    MemorySource.CONTAINER_CGROUP_RESIDENT,
+    MemorySource.TREE_UNIQUE,
+    MemorySource.CGROUP_INTERVAL_PEAK,
+    MemorySource.YOUNG_PROCESS_POLL,
+    MemorySource.PROCESS_HWM_RISE,
+    MemorySource.LARGEST_PROCESS_RUSAGE,
 )
-LABEL_SOURCES = ("tree_rss_sum", "cgroup_peak_with_page_cache")
+LABEL_SOURCES: Final = (MemorySource.TREE_RSS_SUM, MemorySource.CGROUP_PEAK_WITH_PAGE_CACHE)
+# Estimates built from the processes, bounded by what the kernel charged the cgroup.
+_PROCESS_ESTIMATES: Final = (MemorySource.YOUNG_PROCESS_POLL, MemorySource.PROCESS_HWM_RISE)
 # What each source is, for people (logs, summaries).
-SOURCE_TEXT = {
-    "cgroup_resident": "the build's cgroup: anonymous + mapped file pages at each sample",
-    "container_cgroup_resident": "the container's cgroup less the entrypoint: anonymous + mapped file pages",
-    "tree_unique": "the process tree's proportional set size (PSS) at each sample",
-    "cgroup_interval_peak": "the cgroup's peak between two samples, less page cache and I/O",
-    "young_process_poll": "new processes polled between samples",
-    "process_hwm_rise": "a process's high-water mark between samples",
-    "largest_process_rusage": "the largest single process (rusage)",
-    "tree_rss_sum": "RSS summed over processes (counts shared pages once per process)",
-    "cgroup_peak_with_page_cache": "the cgroup's own peak, page cache included",
+SOURCE_TEXT: Final[dict[str, str]] = {
+    MemorySource.CGROUP_RESIDENT: "the build's cgroup: anonymous + mapped file pages at each sample",
+    MemorySource.CONTAINER_CGROUP_RESIDENT: (
+        "the container's cgroup less the entrypoint: anonymous + mapped file pages"
+    ),
+    MemorySource.TREE_UNIQUE: "the process tree's proportional set size (PSS) at each sample",
+    MemorySource.CGROUP_INTERVAL_PEAK: "the cgroup's peak between two samples, less page cache and I/O",
+    MemorySource.YOUNG_PROCESS_POLL: "new processes polled between samples",
+    MemorySource.PROCESS_HWM_RISE: "a process's high-water mark between samples",
+    MemorySource.LARGEST_PROCESS_RUSAGE: "the largest single process (rusage)",
+    MemorySource.TREE_RSS_SUM: "RSS summed over processes (counts shared pages once per process)",
+    MemorySource.CGROUP_PEAK_WITH_PAGE_CACHE: "the cgroup's own peak, page cache included",
 }
 
 
@@ -129,29 +145,31 @@ def _keep_larger(a: MemorySample, b: MemorySample) -> MemorySample:
 
 
 class MemorySampler(Sampler[MemoryResult]):
-    name = "memory"
+    name = SamplerName.MEMORY
+    log_file = MEMORY_SAMPLES_FILE
 
     def __init__(
         self,
         *,
         capacity: int = 720,
-        layout: str = "none",
+        layout: str = MemoryLayout.NONE,
         session_baseline_bytes: int = 0,
         meminfo_path: str = "/proc/meminfo",
         self_status_path: str = "/proc/self/status",
     ) -> None:
         if layout not in LAYOUTS:
             raise ValueError(f"unknown memory layout {layout!r}")
-        self.layout = layout
-        self._level_source = _LEVEL_SOURCE[layout]
+        self.layout = MemoryLayout(layout)
+        self._level_source = _LEVEL_SOURCE[self.layout]
         # container layout: what the session side held in the cgroup when the build started,
         # and our own anonymous memory then (our growth since is ours, not the build's).
         self._baseline = session_baseline_bytes
         self._self_status = self_status_path
-        self._self_anon_start = own_anon_bytes(self_status_path) if layout == "container" else 0
+        container = self.layout == MemoryLayout.CONTAINER
+        self._self_anon_start = own_anon_bytes(self_status_path) if container else 0
         self._meminfo_path = meminfo_path
         self._series: BoundedSeries[MemorySample] = BoundedSeries(capacity, _keep_larger)
-        self._peaks: dict[str, int] = {}
+        self._peaks: dict[MemorySource, int] = {}
         self._cgroup_raw_peak: int | None = None
         self._system_peak = 0
         self._prev_level: int | None = None
@@ -162,27 +180,46 @@ class MemorySampler(Sampler[MemoryResult]):
         ] = {}  # pid -> (VmHWM, file pages, RSS) at the last tick
         self.last_interval_peak_mb = 0.0  # read by the stage tracker after each tick
 
+    @classmethod
+    def create(cls, setup: SamplerSetup) -> Self:
+        return cls(
+            capacity=setup.capacity,
+            layout=setup.memory_layout,
+            session_baseline_bytes=setup.session_baseline_bytes,
+        )
+
     def start(self, context: SamplingContext) -> None:
         self._prev_level = 0  # nothing of the build was resident before it started
 
-    def _note(self, source: str, value: int) -> None:
+    @property
+    def _reads_cgroup(self) -> bool:
+        return self.layout in _CGROUP_LAYOUTS
+
+    def _note(self, source: MemorySource, value: int) -> None:
         if value > self._peaks.get(source, -1):
             self._peaks[source] = value
 
     def _session_side(self) -> int:
-        if self.layout != "container":
+        if self.layout != MemoryLayout.CONTAINER:
             return 0
         return self._baseline + own_anon_bytes(self._self_status) - self._self_anon_start
 
     def _level(self, tick: TreeSnapshot) -> int:
         reading = tick.cgroup
-        if self.layout in ("dedicated", "container") and reading is not None:
+        if self._reads_cgroup and reading is not None:
             resident = reading.resident_bytes
             if resident is not None:
                 return max(0, resident - self._session_side())
         if tick.unique_bytes is not None:
             return tick.unique_bytes
         return tick.rss_bytes  # no better source this tick (the samples say which)
+
+    def _level_source_of(self, tick: TreeSnapshot) -> MemorySource:
+        """Where this tick's level came from: the layout's source, or RSS when it had none."""
+        cgroup_resident = tick.cgroup is not None and tick.cgroup.resident_bytes is not None
+        if tick.unique_bytes is None and not (self._reads_cgroup and cgroup_resident):
+            return MemorySource.TREE_RSS_SUM
+        return self._level_source
 
     def _cgroup_bounds(self, reading: CgroupReading, io_delta: int) -> tuple[int | None, int | None]:
         """(lower estimate, upper bound) of the build's memory at the cgroup's peak in this
@@ -207,71 +244,16 @@ class MemorySampler(Sampler[MemoryResult]):
     def sample(self, tick: TreeSnapshot, now: float) -> SampleRecord | None:
         level = self._level(tick)
         prev_level = self._prev_level if self._prev_level is not None else level
-        source = self._level_source
-        if tick.unique_bytes is None and not (
-            self.layout in ("dedicated", "container")
-            and tick.cgroup is not None
-            and tick.cgroup.resident_bytes is not None
-        ):
-            source = "tree_rss_sum"
-        self._note(source, level)
-        self._note("tree_rss_sum", tick.rss_bytes)
-
-        spikes: dict[str, int] = {}
-        if tick.quick_rise_bytes is not None and tick.quick_rise_bytes > 0:
-            spikes["young_process_poll"] = prev_level + tick.quick_rise_bytes
-
-        # A process whose high-water mark rose since the previous tick peaked in between, by
-        # what its mark exceeds its RSS at both ends (less file pages it unmapped: others may
-        # still map them). The rest of the tree is taken at the lower of the two levels: a
-        # process caught exiting still counts in a level read a moment before its status.
-        hwm_excess = 0
-        current: dict[int, tuple[int, int, int]] = {}
-        for proc in tick.processes:
-            current[proc.pid] = (proc.hwm_bytes, proc.file_bytes, proc.rss_bytes)
-            before = self._prev_hwm.get(proc.pid)
-            if before is None or proc.hwm_bytes > before[0]:
-                unmapped = max(0, before[1] - proc.file_bytes) if before is not None else 0
-                at_ends = max(proc.rss_bytes, before[2] if before is not None else 0)
-                hwm_excess = max(hwm_excess, proc.hwm_bytes - at_ends - unmapped)
-        self._prev_hwm = current
-        if hwm_excess > 0:
-            spikes["process_hwm_rise"] = min(level, prev_level) + hwm_excess
-
-        reading = tick.cgroup
-        # The cgroup is read just before the tree's I/O counters at each tick, so the I/O
-        # that can have added page cache between two cgroup reads is only known to lie
-        # between the counters of the tick before the previous one and this one's.
-        io_delta = max(0, tick.io_cache_bound_bytes - self._io_history[0])
-        self._io_history = [self._io_history[1], tick.io_cache_bound_bytes]
-        if reading is not None:
-            if reading.peak_bytes is not None:
-                self._cgroup_raw_peak = max(
-                    self._cgroup_raw_peak or 0, reading.peak_bytes, reading.usage_bytes
-                )
-            if self.layout in ("dedicated", "container"):
-                lower, upper = self._cgroup_bounds(reading, io_delta)
-                if lower is not None:
-                    spikes["cgroup_interval_peak"] = lower
-                if upper is not None:
-                    # What the processes suggest cannot exceed what the kernel charged.
-                    for name in ("young_process_poll", "process_hwm_rise"):
-                        if name in spikes:
-                            spikes[name] = min(spikes[name], max(upper, level))
-            self._prev_cgroup = reading
-        for name, value in spikes.items():
-            self._note(name, value)
+        self._note(self._level_source_of(tick), level)
+        self._note(MemorySource.TREE_RSS_SUM, tick.rss_bytes)
+        spikes = self._spikes(tick, level, prev_level)
+        for source, value in spikes.items():
+            self._note(source, value)
         interval_peak = max(level, prev_level, *spikes.values())
         self._prev_level = level
-
-        try:
-            with open(self._meminfo_path, encoding="ascii") as handle:
-                system_used = system_used_bytes(handle.read())
-        except OSError:
-            system_used = 0
+        system_used = self._system_used()
         self._system_peak = max(self._system_peak, system_used)
         self.last_interval_peak_mb = interval_peak / _MB
-
         self._series.append(
             MemorySample(
                 timestamp=now,
@@ -288,9 +270,70 @@ class MemorySampler(Sampler[MemoryResult]):
             "system_used_mb": round(system_used / _MB, 1),
             "processes": len(tick.processes),
         }
-        if reading is not None:
-            record["cgroup_usage_mb"] = round(reading.usage_bytes / _MB, 1)
+        if tick.cgroup is not None:
+            record["cgroup_usage_mb"] = round(tick.cgroup.usage_bytes / _MB, 1)
         return record
+
+    def _spikes(self, tick: TreeSnapshot, level: int, prev_level: int) -> dict[MemorySource, int]:
+        """The between-tick estimates this tick offers (module docstring), by source."""
+        spikes: dict[MemorySource, int] = {}
+        if tick.quick_rise_bytes is not None and tick.quick_rise_bytes > 0:
+            spikes[MemorySource.YOUNG_PROCESS_POLL] = prev_level + tick.quick_rise_bytes
+        hwm_excess = self._hwm_excess(tick)
+        if hwm_excess > 0:
+            spikes[MemorySource.PROCESS_HWM_RISE] = min(level, prev_level) + hwm_excess
+        self._cgroup_spikes(tick, level, spikes)
+        return spikes
+
+    def _hwm_excess(self, tick: TreeSnapshot) -> int:
+        """How far a process's high-water mark rose above what it held at both ends.
+
+        A process whose high-water mark rose since the previous tick peaked in between, by
+        what its mark exceeds its RSS at both ends (less file pages it unmapped: others may
+        still map them). The rest of the tree is taken at the lower of the two levels: a
+        process caught exiting still counts in a level read a moment before its status.
+        """
+        hwm_excess = 0
+        current: dict[int, tuple[int, int, int]] = {}
+        for proc in tick.processes:
+            current[proc.pid] = (proc.hwm_bytes, proc.file_bytes, proc.rss_bytes)
+            before = self._prev_hwm.get(proc.pid)
+            if before is None or proc.hwm_bytes > before[0]:
+                unmapped = max(0, before[1] - proc.file_bytes) if before is not None else 0
+                at_ends = max(proc.rss_bytes, before[2] if before is not None else 0)
+                hwm_excess = max(hwm_excess, proc.hwm_bytes - at_ends - unmapped)
+        self._prev_hwm = current
+        return hwm_excess
+
+    def _cgroup_spikes(self, tick: TreeSnapshot, level: int, spikes: dict[MemorySource, int]) -> None:
+        """Add the cgroup's interval peak to ``spikes`` and cap the process estimates by it."""
+        reading = tick.cgroup
+        # The cgroup is read just before the tree's I/O counters at each tick, so the I/O
+        # that can have added page cache between two cgroup reads is only known to lie
+        # between the counters of the tick before the previous one and this one's.
+        io_delta = max(0, tick.io_cache_bound_bytes - self._io_history[0])
+        self._io_history = [self._io_history[1], tick.io_cache_bound_bytes]
+        if reading is None:
+            return
+        if reading.peak_bytes is not None:
+            self._cgroup_raw_peak = max(self._cgroup_raw_peak or 0, reading.peak_bytes, reading.usage_bytes)
+        if self._reads_cgroup:
+            lower, upper = self._cgroup_bounds(reading, io_delta)
+            if lower is not None:
+                spikes[MemorySource.CGROUP_INTERVAL_PEAK] = lower
+            if upper is not None:
+                # What the processes suggest cannot exceed what the kernel charged.
+                for source in _PROCESS_ESTIMATES:
+                    if source in spikes:
+                        spikes[source] = min(spikes[source], max(upper, level))
+        self._prev_cgroup = reading
+
+    def _system_used(self) -> int:
+        try:
+            with open(self._meminfo_path, encoding="ascii") as handle:
+                return system_used_bytes(handle.read())
+        except OSError:
+            return 0
 
     def finish(self, facts: FinalFacts) -> None:
         # Linux reports ru_maxrss in KiB.
@@ -302,22 +345,27 @@ class MemorySampler(Sampler[MemoryResult]):
             if build_maxrss > facts.spawner_rss_bytes:
                 values.append(build_maxrss)
         if values:
-            self._note("largest_process_rusage", max(values))
+            self._note(MemorySource.LARGEST_PROCESS_RUSAGE, max(values))
 
     def figures(self) -> tuple[PeakFigure, ...]:
         found = [PeakFigure(s, round(self._peaks[s] / _MB, 1)) for s in HEADLINE_SOURCES if s in self._peaks]
-        if "tree_rss_sum" in self._peaks:
-            found.append(PeakFigure("tree_rss_sum", round(self._peaks["tree_rss_sum"] / _MB, 1)))
+        rss_sum = MemorySource.TREE_RSS_SUM
+        if rss_sum in self._peaks:
+            found.append(PeakFigure(rss_sum, round(self._peaks[rss_sum] / _MB, 1)))
         if self._cgroup_raw_peak is not None:
-            found.append(PeakFigure("cgroup_peak_with_page_cache", round(self._cgroup_raw_peak / _MB, 1)))
+            raw = round(self._cgroup_raw_peak / _MB, 1)
+            found.append(PeakFigure(MemorySource.CGROUP_PEAK_WITH_PAGE_CACHE, raw))
         return tuple(found)
 
     def result(self) -> MemoryResult:
         figures = self.figures()
         candidates = [f for f in figures if f.source in HEADLINE_SOURCES]
         if not candidates:  # no tick at all: the labels are all there is
-            candidates = [f for f in figures if f.source == "tree_rss_sum"] or [PeakFigure("none", 0.0)]
-        order = {s: i for i, s in enumerate((*HEADLINE_SOURCES, "tree_rss_sum", "none"))}
+            candidates = [f for f in figures if f.source == MemorySource.TREE_RSS_SUM] or [
+                PeakFigure(MemorySource.NONE, 0.0)
+            ]
+        ranked = (*HEADLINE_SOURCES, MemorySource.TREE_RSS_SUM, MemorySource.NONE)
+        order: dict[str, int] = {s: i for i, s in enumerate(ranked)}
         best = max(candidates, key=lambda f: (f.value_mb, -order[f.source]))
         return MemoryResult(
             peak_mb=best.value_mb,
@@ -331,7 +379,7 @@ class MemorySampler(Sampler[MemoryResult]):
     def empty_result(self) -> MemoryResult:
         return MemoryResult(
             peak_mb=0.0,
-            peak_source="none",
+            peak_source=MemorySource.NONE,
             figures=(),
             system_used_peak_mb=0.0,
             samples=(),

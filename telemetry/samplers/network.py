@@ -28,12 +28,21 @@ import math
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Self
 
+from contracts.vocabulary import NETWORK_SAMPLES_FILE, SamplerName
 from telemetry.events import BUILDER_DOWNLOADED_BYTES
 from telemetry.model import NetworkResult, NetworkSample
 from telemetry.netns import namespace_shared, socket_inodes_of
 from telemetry.proctree import TreeSnapshot
-from telemetry.samplers.interface import BoundedSeries, FinalFacts, Sampler, SampleRecord, SamplingContext
+from telemetry.samplers.interface import (
+    BoundedSeries,
+    FinalFacts,
+    Sampler,
+    SampleRecord,
+    SamplerSetup,
+    SamplingContext,
+)
 
 LOOPBACK = "lo"
 # Below this, a non-loopback interface counts as idle (ARP, DHCP, a monitoring agent).
@@ -121,7 +130,8 @@ def _keep_later(
 
 
 class NetworkSampler(Sampler[NetworkResult]):
-    name = "network"
+    name = SamplerName.NETWORK
+    log_file = NETWORK_SAMPLES_FILE
 
     def __init__(
         self, *, capacity: int = 720, net_dev_path: str = "/proc/net/dev", proc: str = "/proc"
@@ -142,6 +152,10 @@ class NetworkSampler(Sampler[NetworkResult]):
         self._shared_at_start: bool | None = None
         self._shared_at_end: bool | None = None
         self._start_check: threading.Thread | None = None
+
+    @classmethod
+    def create(cls, setup: SamplerSetup) -> Self:
+        return cls(capacity=setup.capacity)
 
     def _read_counters(self) -> dict[str, tuple[int, int]]:
         with open(self._net_dev_path, encoding="ascii") as handle:

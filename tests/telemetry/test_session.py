@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from contracts.vocabulary import EVENTS_FILE
 from telemetry.cgroup import DedicatedCgroup
 from telemetry.model import RunData
 from telemetry.samplers.network import LOOPBACK, NOISE_FLOOR_BYTES
-from telemetry.session import EVENTS_FILENAME, Session, SessionOptions
+from telemetry.session import Session, SessionOptions
 from tests.conftest import skip_or_fail
 from tests.support import memory_shapes
 
@@ -84,7 +85,7 @@ def test_shell_command_runs_with_pipefail_and_errexit(tmp_path: Path) -> None:
     assert run.outcome.output_tail == ("start",)
     ok = _run(tmp_path, shell='echo $TELEMETRY_EVENTS_FILE; test -n "$TELEMETRY_DIR"')
     assert ok.outcome.exit_code == 0
-    assert ok.outcome.output_tail[0].endswith(EVENTS_FILENAME)
+    assert ok.outcome.output_tail[0].endswith(EVENTS_FILE)
 
 
 def test_missing_command_is_a_spawn_error(tmp_path: Path) -> None:

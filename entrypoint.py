@@ -41,7 +41,7 @@ def main() -> int:
         inputs = read_inputs(token)
     except InputError as exc:
         from action.assemble import invalid_inputs
-        from action.report import publish
+        from action.publish import publish
 
         fallback = safe_defaults(token)
         return publish(invalid_inputs(exc, fallback), fallback)
@@ -58,7 +58,7 @@ def main() -> int:
 
         traceback.print_exc()
         outcome = crashed(inputs, exc, time.monotonic() - started)
-    from action.report import publish
+    from action.publish import publish
 
     return publish(outcome, inputs)
 

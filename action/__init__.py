@@ -15,12 +15,12 @@ Modules, in the order a run uses them:
 - ``runner``: SIGINT/SIGTERM handling (``CancelState``) and the plain run used
   when telemetry is off.
 - ``telemetry_bridge``: the run through ``telemetry.session.Session`` and the
-  report through ``telemetry.report.write_all``.
+  report through ``telemetry.publish_files.write_all``.
 - ``pipeline``: runs the build inside a ``::group::`` and collects the results.
 - ``builder_result``: the builder's result file -> frozen dataclasses.
 - ``assemble`` / ``outcome``: everything above folded into one ``ActionOutcome``
   (status, packages this run produced, failure, telemetry figures, exit status).
-- ``report``: publishes the outcome through the reporters below.
+- ``publish``: publishes the outcome through the reporters below.
 - ``build_summary``: ``build-summary.json``, written atomically in every case.
 - ``outputs``: ``$GITHUB_OUTPUT`` (actions-toolkit, random delimiters) and a
   runner-faithful parser of that file.

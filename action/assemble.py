@@ -9,15 +9,16 @@ the bare exit status. Cancellation overrides everything: a cancelled run is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Final
 
-from action.builder_result import BuilderResult, BuildError
+from action.builder_result import BuilderResult, EarlyFailure
 from action.inputs import ActionInputs, InputError
 from action.outcome import (
     EXIT_CONFIGURATION,
     EXIT_REGRESSION,
     ActionOutcome,
+    BuildMode,
     DebSnapshot,
     FailureInfo,
     ProducedPackage,
@@ -27,9 +28,15 @@ from action.outcome import (
     produced_packages,
     snapshot_debs,
 )
+from contracts.vocabulary import ActionStatus, FailureCategory
 
 if TYPE_CHECKING:
     from telemetry.model import RunData
+
+CONFIGURATION: Final = FailureCategory.CONFIGURATION
+UNKNOWN: Final = FailureCategory.UNKNOWN
+# The stage a configuration error is reported in is named after its category.
+CONFIGURATION_STAGE: Final = str(FailureCategory.CONFIGURATION)
 
 
 @dataclass(frozen=True)
@@ -44,9 +51,9 @@ class BuildEnd:
     cancel_signal: int | None = None  # the SIGINT/SIGTERM that cancelled it
 
 
-def failure_from_error(error: BuildError) -> FailureInfo:
+def failure_from_error(error: EarlyFailure) -> FailureInfo:
     remediation = error.remediation
-    if not remediation and error.category == "configuration":
+    if not remediation and error.category == CONFIGURATION:
         # The builder knows exactly where the problem is; say so instead of "read the log".
         where = error.file or "the configuration"
         if error.line:
@@ -59,7 +66,7 @@ def failure_from_error(error: BuildError) -> FailureInfo:
     return FailureInfo(
         category=error.category,
         reason=error.message,
-        stage="configuration" if error.category == "configuration" else "",
+        stage=CONFIGURATION_STAGE if error.category == CONFIGURATION else "",
         remediation=remediation,
         transient=error.transient,
         file=error.file,
@@ -79,19 +86,19 @@ def _job_failure(result: BuilderResult, category: str | None) -> FailureInfo | N
         # Every failed job is listed under Packages and annotated on its own; don't repeat them here.
         reason += f"\n… and {len(failed) - 1} more failed job(s), listed under Packages."
     return FailureInfo(
-        category=job.failure_category or "unknown", reason=reason, stage=f"{job.arch}_{job.suite}"
+        category=job.failure_category or UNKNOWN, reason=reason, stage=f"{job.arch}_{job.suite}"
     )
 
 
 def _exit_failure(end: BuildEnd) -> FailureInfo:
     if end.spawn_error:
         reason = f"the build could not be started: {end.spawn_error}"
-        return FailureInfo(category="configuration", reason=reason)
+        return FailureInfo(category=CONFIGURATION, reason=reason)
     if end.signal is not None:
         reason = f"the build was killed by signal {end.signal}"
-        return FailureInfo(category="unknown", reason=reason, signal=end.signal)
+        return FailureInfo(category=UNKNOWN, reason=reason, signal=end.signal)
     return FailureInfo(
-        category="unknown", reason=f"the build exited with status {end.exit_code}", exit_code=end.exit_code
+        category=UNKNOWN, reason=f"the build exited with status {end.exit_code}", exit_code=end.exit_code
     )
 
 
@@ -106,7 +113,7 @@ def _merge(
     """
     if analysis is None:
         return primary
-    use_analysis = analysis.category != "unknown" and (analysis_decides or primary.category == "unknown")
+    use_analysis = analysis.category != UNKNOWN and (analysis_decides or primary.category == UNKNOWN)
     return FailureInfo(
         category=analysis.category if use_analysis else primary.category,
         reason=primary.reason or analysis.reason,
@@ -121,6 +128,66 @@ def _merge(
     )
 
 
+def _mode(inputs: ActionInputs) -> BuildMode:
+    return BuildMode.COMMAND if inputs.command else BuildMode.BUILDER
+
+
+def _packages(
+    inputs: ActionInputs, result: BuilderResult | None, before: DebSnapshot | None
+) -> tuple[ProducedPackage, ...]:
+    if result is not None:
+        return produced_packages(result, inputs.workspace)
+    if before is not None:
+        return new_debs(before, snapshot_debs(inputs.output_dir.absolute), inputs.workspace)
+    return ()
+
+
+def _verdict(
+    mode: BuildMode, end: BuildEnd, result: BuilderResult | None, analysis: FailureInfo | None
+) -> tuple[ActionStatus, FailureInfo | None]:
+    """The run's status and the failure to show for it (None when there is none)."""
+    if end.cancelled:
+        return ActionStatus.CANCELLED, None
+    if result is not None and mode == BuildMode.BUILDER:
+        status = ActionStatus(result.status)
+        if result.error is not None:
+            return status, _merge(failure_from_error(result.error), analysis)
+        if status == ActionStatus.SUCCESS:
+            return status, None
+        job = _job_failure(result, analysis.category if analysis else None)
+        return status, (
+            _merge(job, analysis, analysis_decides=True) if job else (analysis or _exit_failure(end))
+        )
+    if end.exit_code == 0 and end.spawn_error is None:
+        # Command mode (no result file): the command's exit status is the verdict.
+        # Builder mode without a result file and exit 0 can't happen unless the builder broke its contract.
+        if mode == BuildMode.COMMAND:
+            return ActionStatus.SUCCESS, None
+        return ActionStatus.FAILURE, FailureInfo(
+            category=UNKNOWN, reason="the builder exited 0 but wrote no result file"
+        )
+    if end.spawn_error:
+        return ActionStatus.FAILURE, _exit_failure(end)
+    return ActionStatus.FAILURE, analysis or _exit_failure(end)
+
+
+def _exit_code(
+    status: ActionStatus,
+    failure: FailureInfo | None,
+    end: BuildEnd,
+    telemetry: TelemetryFigures | None,
+    fail_on_regression: bool,
+) -> int:
+    if status == ActionStatus.CANCELLED:
+        return cancel_exit_code(end.cancel_signal or end.signal)
+    if status == ActionStatus.SUCCESS:
+        regression = telemetry is not None and telemetry.regression_detected
+        return EXIT_REGRESSION if regression and fail_on_regression else 0
+    if failure is not None and failure.category == CONFIGURATION and end.exit_code in (None, 2):
+        return EXIT_CONFIGURATION
+    return end.exit_code if end.exit_code not in (None, 0) else 1
+
+
 def assemble(
     inputs: ActionInputs,
     end: BuildEnd,
@@ -131,60 +198,19 @@ def assemble(
     analysis: FailureInfo | None,
     run: RunData | None,
 ) -> ActionOutcome:
-    mode = "command" if inputs.command else "builder"
-    packages: tuple[ProducedPackage, ...]
-    if result is not None:
-        packages = produced_packages(result, inputs.workspace)
-    elif before is not None:
-        packages = new_debs(before, snapshot_debs(inputs.output_dir.absolute), inputs.workspace)
-    else:
-        packages = ()
-
-    failure: FailureInfo | None = None
-    if end.cancelled:
-        status = "cancelled"
-    elif result is not None and mode == "builder":
-        status = result.status
-        if result.error is not None:
-            failure = _merge(failure_from_error(result.error), analysis)
-        elif status != "success":
-            job = _job_failure(result, analysis.category if analysis else None)
-            failure = (
-                _merge(job, analysis, analysis_decides=True) if job else (analysis or _exit_failure(end))
-            )
-    elif end.exit_code == 0 and end.spawn_error is None:
-        # Command mode (no result file): the command's exit status is the verdict.
-        # Builder mode without a result file and exit 0 can't happen unless the builder broke its contract.
-        status = "success" if mode == "command" else "failure"
-        if status == "failure":
-            failure = FailureInfo(category="unknown", reason="the builder exited 0 but wrote no result file")
-    else:
-        status = "failure"
-        failure = analysis or _exit_failure(end)
-        if end.spawn_error:
-            failure = _exit_failure(end)
-
-    if status == "cancelled":
-        exit_code = cancel_exit_code(end.cancel_signal or end.signal)
-    elif status == "success":
-        regression = telemetry is not None and telemetry.regression_detected
-        exit_code = EXIT_REGRESSION if regression and inputs.fail_on_regression else 0
-    elif failure is not None and failure.category == "configuration" and end.exit_code in (None, 2):
-        exit_code = EXIT_CONFIGURATION
-    else:
-        exit_code = end.exit_code if end.exit_code not in (None, 0) else 1
-
+    mode = _mode(inputs)
+    status, failure = _verdict(mode, end, result, analysis)
     return ActionOutcome(
         status=status,
         mode=mode,
         package=result.package if result else "",
         version=(result.upstream_version or result.tag) if result else inputs.version,
-        packages=packages,
+        packages=_packages(inputs, result, before),
         result=result,
         failure=failure,
         telemetry=telemetry,
         duration_seconds=end.duration_seconds,
-        exit_code=exit_code,
+        exit_code=_exit_code(status, failure, end, telemetry, inputs.fail_on_regression),
         run=run,
         fail_on_regression=inputs.fail_on_regression,
         regression_threshold=inputs.regression_threshold,
@@ -192,48 +218,44 @@ def assemble(
     )
 
 
-def crashed(inputs: ActionInputs, exc: BaseException, duration_seconds: float) -> ActionOutcome:
-    """The action itself failed unexpectedly: still a reportable outcome (category ``unknown``)."""
+def _nothing_built(
+    inputs: ActionInputs, failure: FailureInfo, *, exit_code: int, duration_seconds: float = 0.0
+) -> ActionOutcome:
+    """A failed run that produced nothing and has no builder result or telemetry to show."""
     return ActionOutcome(
-        status="failure",
-        mode="command" if inputs.command else "builder",
+        status=ActionStatus.FAILURE,
+        mode=_mode(inputs),
         package="",
         version=inputs.version,
         packages=(),
         result=None,
-        failure=FailureInfo(
-            category="unknown",
-            reason=f"the action failed internally: {type(exc).__name__}: {exc}",
-            stage="action",
-            remediation=("Re-run the job; if it fails again, report it with the log of this step.",),
-        ),
+        failure=failure,
         telemetry=None,
         duration_seconds=duration_seconds,
-        exit_code=1,
+        exit_code=exit_code,
     )
+
+
+def crashed(inputs: ActionInputs, exc: BaseException, duration_seconds: float) -> ActionOutcome:
+    """The action itself failed unexpectedly: still a reportable outcome (category ``unknown``)."""
+    failure = FailureInfo(
+        category=UNKNOWN,
+        reason=f"the action failed internally: {type(exc).__name__}: {exc}",
+        stage="action",
+        remediation=("Re-run the job; if it fails again, report it with the log of this step.",),
+    )
+    return _nothing_built(inputs, failure, exit_code=1, duration_seconds=duration_seconds)
 
 
 def invalid_inputs(error: InputError, inputs: ActionInputs) -> ActionOutcome:
     """Nothing was built: the outcome of a run whose inputs did not validate."""
-    problems = tuple((p.name, p.message) for p in error.problems)
-    first = error.problems[0]
-    return ActionOutcome(
-        status="failure",
-        mode="command" if inputs.command else "builder",
-        package="",
-        version=inputs.version,
-        packages=(),
-        result=None,
-        failure=FailureInfo(
-            category="configuration",
-            reason=str(error),
-            stage="inputs",
-            remediation=("Fix the step's `with:` inputs; see the action's README for each input.",),
-            transient=False,
-            field=first.name,
-        ),
-        telemetry=None,
-        duration_seconds=0.0,
-        exit_code=EXIT_CONFIGURATION,
-        input_problems=problems,
+    failure = FailureInfo(
+        category=CONFIGURATION,
+        reason=str(error),
+        stage="inputs",
+        remediation=("Fix the step's `with:` inputs; see the action's README for each input.",),
+        transient=False,
+        field=error.problems[0].name,
     )
+    outcome = _nothing_built(inputs, failure, exit_code=EXIT_CONFIGURATION)
+    return replace(outcome, input_problems=tuple((p.name, p.message) for p in error.problems))

@@ -15,16 +15,15 @@ later ``if: always()`` step can always read it.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
 from action.outcome import ActionOutcome
+from contracts.fileio import atomic_write_json
+from contracts.vocabulary import BUILD_SUMMARY_FILE, ActionStatus, FailureCategory
 
-FILE_NAME: Final = "build-summary.json"
+FILE_NAME: Final = BUILD_SUMMARY_FILE
 SCHEMA_VERSION: Final = 1
 
 
@@ -48,7 +47,7 @@ def summary_document(outcome: ActionOutcome) -> dict[str, object]:
             "arch": j.arch,
             "suite": j.suite,
             "reason": j.reason,
-            "failure_category": j.failure_category or "unknown",
+            "failure_category": j.failure_category or FailureCategory.UNKNOWN,
         }
         for j in (result.failed if result else ())
     ]
@@ -57,7 +56,7 @@ def summary_document(outcome: ActionOutcome) -> dict[str, object]:
     failure = outcome.failure
     if outcome.input_problems:
         error = {
-            "category": "configuration",
+            "category": FailureCategory.CONFIGURATION,
             "message": "; ".join(f"{name}: {message}" for name, message in outcome.input_problems),
             "file": None,
             "line": None,
@@ -76,7 +75,7 @@ def summary_document(outcome: ActionOutcome) -> dict[str, object]:
             "transient": e.transient,
             "remediation": list(e.remediation),
         }
-    elif failure is not None and outcome.status == "failure" and not failed:
+    elif failure is not None and outcome.status == ActionStatus.FAILURE and not failed:
         # The build failed without a structured error (a crash, the user's command): say what we know.
         error = {
             "category": failure.category,
@@ -88,9 +87,9 @@ def summary_document(outcome: ActionOutcome) -> dict[str, object]:
             "remediation": list(failure.remediation),
         }
     # null without telemetry (disabled, or inputs invalid): zeros would read as measurements.
-    telemetry: dict[str, object] | None = None
-    if outcome.telemetry is not None and outcome.telemetry.summary_block:
-        telemetry = dict(outcome.telemetry.summary_block)
+    telemetry: Mapping[str, object] | None = None
+    if outcome.telemetry is not None and outcome.telemetry.summary_block is not None:
+        telemetry = outcome.telemetry.summary_block.to_json()
     return {
         "schema": SCHEMA_VERSION,
         "package": outcome.package,
@@ -120,19 +119,6 @@ def summary_document(outcome: ActionOutcome) -> dict[str, object]:
 def write_build_summary(outcome: ActionOutcome, folder: Path) -> Path:
     """Write ``folder/build-summary.json`` atomically; returns its path."""
     path = folder / FILE_NAME
-    data = (json.dumps(summary_document(outcome), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{FILE_NAME}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        # Whatever interrupted the write (a second SIGTERM included), leave no temporary behind.
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    # Whatever interrupts the write (a second SIGTERM included) leaves no temporary behind.
+    atomic_write_json(path, summary_document(outcome))
     return path

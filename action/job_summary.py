@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from action.builder_result import LintianCounts
-from action.outcome import ActionOutcome, TelemetryFigures
+from action.outcome import ActionOutcome, BuildMode, TelemetryFigures
+from contracts.vocabulary import ActionStatus, FailureCategory, JobStatus, MemoryLayout, StageStatus
 from telemetry.events import BUILDER_DOWNLOADED_BYTES
 from telemetry.samplers.memory import memory_source_text
 
@@ -41,7 +42,13 @@ MAX_CHART_POINTS: Final = 60
 MAX_GANTT_TASKS: Final = 40
 MAX_REASON_CHARS: Final = 4000
 
-_STATUS_ICON: Final = {"success": "✅", "partial": "⚠️", "failure": "❌", "cancelled": "⏹️"}
+_STATUS_ICON: Final = {
+    ActionStatus.SUCCESS: "✅",
+    ActionStatus.PARTIAL: "⚠️",
+    ActionStatus.FAILURE: "❌",
+    ActionStatus.CANCELLED: "⏹️",
+}
+LOOPBACK_INTERFACE: Final = "lo"
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,7 @@ def _axis_top(values: Sequence[float]) -> float:
 def _outcome_section(outcome: ActionOutcome) -> str:
     icon = _STATUS_ICON.get(outcome.status, "")
     name = outcome.package or (
-        "build command" if outcome.mode == "command" else outcome.config_file or "package"
+        "build command" if outcome.mode == BuildMode.COMMAND else outcome.config_file or "package"
     )
     version = f" {outcome.version}" if outcome.version else ""
     lines = [f"## {icon} {escape_text(name)}{escape_text(version)}: {outcome.status}", ""]
@@ -148,7 +155,7 @@ def _outcome_section(outcome: ActionOutcome) -> str:
     duration = outcome.telemetry.duration_seconds if outcome.telemetry else outcome.duration_seconds
     facts.append(f"in {human_duration(duration)}")
     lines.append(", ".join(facts) + ".")
-    if outcome.status == "cancelled":
+    if outcome.status == ActionStatus.CANCELLED:
         lines += ["", "The build was cancelled (SIGINT/SIGTERM); the figures below cover the run until then."]
     return "\n".join(lines)
 
@@ -162,7 +169,7 @@ def _failure_section(outcome: ActionOutcome) -> str | None:
             + "\n\nFix the `with:` block of this step."
         )
     failure = outcome.failure
-    if failure is None or outcome.status in ("success", "cancelled"):
+    if failure is None or outcome.status in (ActionStatus.SUCCESS, ActionStatus.CANCELLED):
         return None
     lines = [f"### Failure: {escape_text(failure.category)}", ""]
     facts: list[str] = []
@@ -211,7 +218,7 @@ def _grid_section(outcome: ActionOutcome) -> str | None:
             arches.append(job.arch)
     cells: dict[tuple[str, str], str] = {}
     for job in result.jobs:
-        if job.status == "success":
+        if job.status == JobStatus.SUCCESS:
             size = human_bytes(job.size) if job.size else ""
             lint = _lintian_cell(job.lintian)
             cells[(job.arch, job.suite)] = "✅ " + " · ".join(x for x in (size, lint) if x)
@@ -231,7 +238,8 @@ def _grid_section(outcome: ActionOutcome) -> str | None:
         lines += ["", "Failed jobs:", ""]
         lines += [
             f"- **{escape_text(j.arch)}/{escape_text(j.suite)}** "
-            f"({escape_text(j.failure_category or 'unknown')}): {escape_text(' '.join(j.reason.split()))}"
+            f"({escape_text(j.failure_category or FailureCategory.UNKNOWN)}): "
+            f"{escape_text(' '.join(j.reason.split()))}"
             for j in failed
         ]
     if result.skipped:
@@ -246,7 +254,7 @@ def _network_cell(t: TelemetryFigures) -> str:
     if t.network_interface:
         cell += f" on {code_span(t.network_interface)}"
     notes = []
-    if t.network_interface == "lo":
+    if t.network_interface == LOOPBACK_INTERFACE:
         notes.append("loopback only: traffic inside this machine, each byte counted both ways")
     if t.network_interface_shared is True:
         notes.append("counters of a shared interface: include other traffic on this machine")
@@ -260,10 +268,10 @@ def _network_cell(t: TelemetryFigures) -> str:
     return cell
 
 
-_CGROUP_SCOPE = {
-    "dedicated": "the build's own cgroup",
-    "container": "the container's cgroup (the action's entrypoint included)",
-    "shared": "this job's cgroup (shared with other processes of the runner)",
+_CGROUP_SCOPE: Final[dict[str, str]] = {
+    MemoryLayout.DEDICATED: "the build's own cgroup",
+    MemoryLayout.CONTAINER: "the container's cgroup (the action's entrypoint included)",
+    MemoryLayout.SHARED: "this job's cgroup (shared with other processes of the runner)",
 }
 
 
@@ -341,6 +349,10 @@ def _regression_section(outcome: ActionOutcome) -> str | None:
     return "\n".join(lines)
 
 
+# Mermaid's task tags: a failed stage in red, one that never completed still running.
+_GANTT_TAG: Final[dict[str, str]] = {StageStatus.FAILURE: "crit, ", StageStatus.INCOMPLETE: "active, "}
+
+
 def _gantt_section(run: RunData | None) -> str | None:
     if run is None or not run.stages:
         return None
@@ -365,7 +377,7 @@ def _gantt_section(run: RunData | None) -> str | None:
             start = int(stage.start_time * 1000)
             # Mermaid draws nothing for a zero-length task.
             end = max(int(stage.end_time * 1000), start + 1)
-            tag = {"failure": "crit, ", "incomplete": "active, "}.get(stage.status, "done, ")
+            tag = _GANTT_TAG.get(stage.status, "done, ")
             label = f"{_mermaid_label(stage.name)} ({stage.duration_seconds:.1f}s)"
             lines.append(f"    {label} :{tag}{start}, {end}")
     lines.append("```")

@@ -13,20 +13,23 @@ SIGINT, 143 for SIGTERM).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from action.builder_result import BuilderResult, LintianCounts
+from contracts.fileio import sha256_file
+from contracts.vocabulary import DEFAULT_REGRESSION_THRESHOLD_PERCENT, ActionStatus, MemoryLayout
 
 if TYPE_CHECKING:
     from telemetry.model import RunData
+    from telemetry.reporters.summary_block import SummaryBlock
 
-STATUSES: Final = ("success", "partial", "failure", "cancelled")
+STATUSES: Final = tuple(ActionStatus)
 EXIT_CONFIGURATION: Final = 2
 EXIT_REGRESSION: Final = 1
 
@@ -79,8 +82,8 @@ class TelemetryFigures:
     performance_score: float
     has_baseline: bool
     baseline_saved: bool
-    # The `telemetry` block of build-summary.json exactly as the report made it.
-    summary_block: Mapping[str, object] = field(default_factory=dict)
+    # The `telemetry` block of build-summary.json exactly as the report made it (None: no report).
+    summary_block: SummaryBlock | None = None
     files: tuple[str, ...] = ()  # workspace-relative paths of what the report wrote
     # Whether the interface counters include other processes' traffic (None: could not tell),
     # and what the build itself reported downloading (None: it reports nothing).
@@ -90,17 +93,24 @@ class TelemetryFigures:
     # the run came to the memory limit), where a cgroup was readable; and which cgroup it is
     # ("dedicated": the build's own, "container": with the entrypoint, "shared": with other work).
     cgroup_peak_mb: float | None = None
-    memory_layout: str = "none"
+    memory_layout: str = MemoryLayout.NONE
 
     @property
     def regression_detected(self) -> bool:
         return bool(self.regressions)
 
 
+class BuildMode(StrEnum):
+    """What the action ran: the built-in multi-arch builder, or the user's ``command``."""
+
+    BUILDER = "builder"
+    COMMAND = "command"
+
+
 @dataclass(frozen=True)
 class ActionOutcome:
-    status: str  # one of STATUSES
-    mode: str  # "builder" | "command"
+    status: ActionStatus
+    mode: BuildMode
     package: str
     version: str
     packages: tuple[ProducedPackage, ...]
@@ -112,13 +122,13 @@ class ActionOutcome:
     input_problems: tuple[tuple[str, str], ...] = ()  # (input, message) when inputs were invalid
     run: RunData | None = None  # samples and stages for the charts; None without telemetry
     fail_on_regression: bool = False
-    regression_threshold: float = 20.0
+    regression_threshold: float = DEFAULT_REGRESSION_THRESHOLD_PERCENT
     config_file: str = ""  # names the build in the summary when the package name is unknown
 
     @property
     def failure_category(self) -> str:
         # Empty on success and on cancellation: cancelling is not a build failure.
-        if self.status in ("success", "cancelled") or self.failure is None:
+        if self.status in (ActionStatus.SUCCESS, ActionStatus.CANCELLED) or self.failure is None:
             return ""
         return self.failure.category
 
@@ -198,14 +208,11 @@ def new_debs(before: DebSnapshot, after: DebSnapshot, workspace: Path) -> tuple[
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+    """The file's sha256, or "" when it vanished or cannot be read."""
     try:
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
+        return sha256_file(path)
     except OSError:
         return ""
-    return digest.hexdigest()
 
 
 def _deb_name_parts(name: str) -> tuple[str, str]:

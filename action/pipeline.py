@@ -26,6 +26,7 @@ from action.builder_result import read_result
 from action.inputs import ActionInputs
 from action.outcome import ActionOutcome, FailureInfo, TelemetryFigures, new_debs, snapshot_debs
 from action.runner import CancelState, run_plain
+from contracts.vocabulary import ActionStatus, AnnotationLevel
 
 if TYPE_CHECKING:
     from telemetry.model import RunData
@@ -140,14 +141,18 @@ def _run(inputs: ActionInputs, cancel: CancelState, scratch: Path, started: floa
                 run, inputs, packages_built=built, packages_failed=failed, builder_error=builder_error
             )
         except Exception as exc:  # a reporting bug must not hide the build's own result
-            annotate("warning", f"telemetry report failed: {type(exc).__name__}: {exc}", title="Telemetry")
+            annotate(
+                AnnotationLevel.WARNING,
+                f"telemetry report failed: {type(exc).__name__}: {exc}",
+                title="Telemetry",
+            )
         else:
             for warning in warnings:
-                annotate("warning", warning, title="Telemetry")
+                annotate(AnnotationLevel.WARNING, warning, title="Telemetry")
     outcome = assemble(
         inputs, end, result=result, before=before, telemetry=telemetry, analysis=analysis, run=run
     )
-    if outcome.status == "cancelled":
+    if outcome.status == ActionStatus.CANCELLED:
         name = signal.Signals(end.cancel_signal).name if end.cancel_signal else "a signal"
         _log(f"[action] cancelled by {name}")
     return outcome

@@ -2,9 +2,9 @@
 
 - ``run_session``: run the build through ``telemetry.session.Session``
   (samplers, stage channel, signal forwarding) and get its ``RunData``;
-- ``write_report``: ``telemetry.report.write_all`` (metrics.json, logs,
+- ``write_report``: ``telemetry.publish_files.write_all`` (metrics.json, logs,
   metrics.prom, baseline) and the figures the outputs and summaries show,
-  read from the report's own ``metrics`` so every reporter shows the same numbers.
+  read from the report's own ``MetricsDocument`` so every reporter shows the same numbers.
 
 Imported only when telemetry is enabled, after inputs are validated; the
 report (which pulls in jsonschema) only once the build has finished, so that
@@ -13,18 +13,20 @@ nothing but the session stands between the entrypoint and the build's start.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from action.builder_args import BuildInvocation
 from action.inputs import ActionInputs
 from action.outcome import FailureInfo, TelemetryFigures, relative_to_workspace
+from contracts.vocabulary import MemorySource
 
 if TYPE_CHECKING:
     from telemetry.failures import FailureAnalysis
+    from telemetry.metrics_doc import BaselineDiff
     from telemetry.model import RunData
-    from telemetry.report import TelemetryReport
+    from telemetry.publish_files import TelemetryReport
 
 
 def run_session(invocation: BuildInvocation, inputs: ActionInputs) -> RunData:
@@ -45,67 +47,48 @@ def run_session(invocation: BuildInvocation, inputs: ActionInputs) -> RunData:
     return session.run(shell_command=invocation.shell_command or "")
 
 
-def _get(mapping: Mapping[str, Any], *keys: str) -> Any:
-    value: Any = mapping
-    for key in keys:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
-def _float(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
-
-
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
-
-
-def _optional_bool(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
-def _optional_int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def _comparison(diff: BaselineDiff) -> dict[str, float]:
+    """The percents there are (none without a baseline), by their metrics.json names."""
+    values = {
+        "duration_diff_percent": diff.duration_diff_percent,
+        "memory_diff_percent": diff.memory_diff_percent,
+    }
+    return {name: float(value) for name, value in values.items() if value is not None}
 
 
 def figures(report: TelemetryReport, run: RunData, workspace: Path, directory: Path) -> TelemetryFigures:
     """Headline figures from the report; exact values where metrics.json keeps them beside rounded ones."""
-    m = report.metrics
-    comparison = _get(m, "performance_metrics", "baseline_comparison")
-    block = dict(report.summary_block)
-    # The block names the folder as the report saw it (absolute in the container); later steps
-    # run outside the container and need it relative to the workspace.
-    block["telemetry_dir"] = relative_to_workspace(directory, workspace)
+    doc = report.document
+    memory = doc.memory_metrics
+    network = doc.network_metrics
+    here = relative_to_workspace(directory, workspace)
     return TelemetryFigures(
-        directory=relative_to_workspace(directory, workspace),
-        duration_seconds=_float(_get(m, "build_session", "duration_seconds_exact") or run.duration_seconds),
-        peak_memory_mb=_float(_get(m, "memory_metrics", "peak_usage_mb_exact") or run.memory.peak_mb),
-        peak_memory_source=str(_get(m, "memory_metrics", "peak_source") or run.memory.peak_source),
-        network_downloaded_bytes=_int(_get(m, "network_metrics", "bytes_downloaded")),
-        network_uploaded_bytes=_int(_get(m, "network_metrics", "bytes_uploaded")),
-        network_interface=str(_get(m, "network_metrics", "interface") or ""),
+        directory=here,
+        duration_seconds=float(doc.build_session.duration_seconds_exact or run.duration_seconds),
+        peak_memory_mb=float(memory.peak_usage_mb_exact or run.memory.peak_mb),
+        peak_memory_source=memory.peak_source or run.memory.peak_source,
+        network_downloaded_bytes=network.bytes_downloaded,
+        network_uploaded_bytes=network.bytes_uploaded,
+        network_interface=network.interface,
         cpu_user_seconds=run.cpu.user_seconds,
         cpu_system_seconds=run.cpu.system_seconds,
         cpu_average_percent=run.cpu.average_percent,
         disk_read_bytes=run.disk.read_bytes,
         disk_write_bytes=run.disk.write_bytes,
         regressions=tuple(report.regressions),
-        baseline_comparison={
-            str(k): float(v)
-            for k, v in (comparison.items() if isinstance(comparison, Mapping) else ())
-            if isinstance(v, int | float)
-        },
+        baseline_comparison=_comparison(doc.performance_metrics.baseline_comparison),
         performance_score=float(report.score),
-        has_baseline=bool(_get(m, "performance_metrics", "baseline_available")),
+        has_baseline=doc.performance_metrics.baseline_available,
         baseline_saved=report.baseline_saved,
-        summary_block=block,
+        # The block names the folder as the report saw it (absolute in the container); later steps
+        # run outside the container and need it relative to the workspace.
+        summary_block=replace(report.summary_block, telemetry_dir=here),
         files=tuple(relative_to_workspace(p, workspace) for p in report.paths.values()),
-        network_interface_shared=_optional_bool(_get(m, "network_metrics", "interface_shared")),
-        builder_downloaded_bytes=_optional_int(_get(m, "network_metrics", "builder_downloaded_bytes")),
+        network_interface_shared=network.interface_shared,
+        builder_downloaded_bytes=network.builder_downloaded_bytes,
         cgroup_peak_mb=next(
-            (f.value_mb for f in run.memory.figures if f.source == "cgroup_peak_with_page_cache"), None
+            (f.value_mb for f in run.memory.figures if f.source == MemorySource.CGROUP_PEAK_WITH_PAGE_CACHE),
+            None,
         ),
         memory_layout=run.memory.layout,
     )
@@ -170,7 +153,7 @@ def write_report(
     """Write every telemetry file; returns the figures, the primary failure and any warnings."""
     # Imported here, after the build: the report's failure rules and schemas load jsonschema,
     # which would otherwise delay the build's start by about 0.1 s.
-    from telemetry.report import write_all
+    from telemetry.publish_files import write_all
 
     if not run.outcome.cancelled:
         run = with_builder_error(run, builder_error)

@@ -39,28 +39,54 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
+from contracts.fileio import atomic_write_json
+from contracts.vocabulary import (
+    BASELINE_FILE,
+    CLI_STATE_FILE,
+    CPU_SAMPLES_FILE,
+    DEFAULT_REGRESSION_THRESHOLD_PERCENT,
+    DEFAULT_TELEMETRY_DIR,
+    DISK_SAMPLES_FILE,
+    ENV_REGRESSION_THRESHOLD,
+    ENV_SAVE_BASELINE,
+    ENV_TELEMETRY_DIR,
+    ENV_TELEMETRY_ENABLED,
+    EVENTS_FILE,
+    FAILURE_REPORT_FILE,
+    MEMORY_SAMPLES_FILE,
+    METRICS_FILE,
+    NETWORK_SAMPLES_FILE,
+    EventType,
+    MemorySource,
+    RunStatus,
+    parse_bool,
+)
 from telemetry import events as channel
 from telemetry.proctree import parse_rollup
 
 if TYPE_CHECKING:
     from telemetry.baseline import Comparison
-    from telemetry.model import RunData
-    from telemetry.report import TelemetryReport
+    from telemetry.metrics_doc import JsonObject, MetricsDocument
+    from telemetry.model import CpuResult, DiskResult, MemoryResult, RunData
+    from telemetry.publish_files import TelemetryReport
+    from telemetry.stages import StageTracker
 
-ENV_ENABLED: Final = "TELEMETRY_ENABLED"
-ENV_DIR: Final = "TELEMETRY_DIR"
-ENV_SAVE_BASELINE: Final = "SAVE_BASELINE"
-ENV_THRESHOLD: Final = "REGRESSION_THRESHOLD"
-DEFAULT_DIR: Final = ".telemetry"
-STATE_FILE: Final = "session.json"
-EVENTS_FILE: Final = "events.jsonl"
-SAMPLES_FILE: Final = "memory-samples.log"
 _MB: Final = 1024 * 1024
-
-_FALSE: Final = frozenset({"false", "0", "no", "off", "disabled"})
-_TRUE: Final = frozenset({"true", "1", "yes", "on", "enabled"})
+# Per-interface counters are system-wide: without a session they cannot be attributed to the
+# build, so a standalone run names no interface.
+_NO_INTERFACE: Final = "unknown"
+_DISK_SOURCE: Final = "process_io"
+# An earlier run's files that init removes: a monitored run's sample logs and a failure report.
+_STALE_FILES: Final = (
+    EVENTS_FILE,
+    MEMORY_SAMPLES_FILE,
+    NETWORK_SAMPLES_FILE,
+    CPU_SAMPLES_FILE,
+    DISK_SAMPLES_FILE,
+    FAILURE_REPORT_FILE,
+)
 
 
 class TelemetryStateError(RuntimeError):
@@ -86,14 +112,14 @@ class TelemetryConfig:
         cls, environ: Mapping[str, str] | None = None, directory: str | None = None
     ) -> TelemetryConfig:
         env = os.environ if environ is None else environ
-        threshold_text = env.get(ENV_THRESHOLD, "").strip()
+        threshold_text = env.get(ENV_REGRESSION_THRESHOLD, "").strip()
         try:
-            threshold = float(threshold_text) if threshold_text else 20.0
+            threshold = float(threshold_text) if threshold_text else DEFAULT_REGRESSION_THRESHOLD_PERCENT
         except ValueError:
-            threshold = 20.0
+            threshold = DEFAULT_REGRESSION_THRESHOLD_PERCENT
         return cls(
-            enabled=_flag(env.get(ENV_ENABLED), default=True),
-            directory=Path(directory or env.get(ENV_DIR, "").strip() or DEFAULT_DIR),
+            enabled=_flag(env.get(ENV_TELEMETRY_ENABLED), default=True),
+            directory=Path(directory or env.get(ENV_TELEMETRY_DIR, "").strip() or DEFAULT_TELEMETRY_DIR),
             save_baseline=_flag(env.get(ENV_SAVE_BASELINE), default=False),
             threshold=threshold,
             events_path=channel.channel_path(env),
@@ -101,12 +127,8 @@ class TelemetryConfig:
 
 
 def _flag(value: str | None, *, default: bool) -> bool:
-    text = (value or "").strip().lower()
-    if text in _FALSE:
-        return False
-    if text in _TRUE:
-        return True
-    return default
+    parsed = parse_bool(value or "")
+    return default if parsed is None else parsed
 
 
 def _config(config: TelemetryConfig | None) -> TelemetryConfig:
@@ -228,7 +250,7 @@ def _append_line(path: Path, record: Mapping[str, object]) -> None:
 def _sample(directory: Path, caller_pid: int, event: str) -> None:
     figures = _measure(caller_pid)
     _append_line(
-        directory / SAMPLES_FILE,
+        directory / MEMORY_SAMPLES_FILE,
         {
             "timestamp": round(time.time(), 3),
             "memory_mb": round(figures.tree_unique_mb, 1),
@@ -261,8 +283,7 @@ def init_telemetry(config: TelemetryConfig | None = None, *, caller_pid: int | N
     directory = cfg.directory
     directory.mkdir(parents=True, exist_ok=True)
     # Sample logs of an earlier monitored run would otherwise sit beside this run's files.
-    stale_files = (EVENTS_FILE, SAMPLES_FILE, "network-samples.log", "cpu-samples.log", "disk-samples.log")
-    for stale in (*stale_files, "failure-report.json"):
+    for stale in _STALE_FILES:
         (directory / stale).unlink(missing_ok=True)
     figures = _measure(pid)
     workdir = os.getcwd()
@@ -279,16 +300,14 @@ def init_telemetry(config: TelemetryConfig | None = None, *, caller_pid: int | N
         "disk_path": workdir,
         "free_before_bytes": shutil.disk_usage(workdir).free,
     }
-    from telemetry.reporters.atomic import atomic_write_json
-
-    atomic_write_json(directory / STATE_FILE, state)
+    atomic_write_json(directory / CLI_STATE_FILE, state)
     _sample(directory, pid, "init")
     return directory
 
 
 def _standalone_dir(cfg: TelemetryConfig, caller_pid: int) -> Path:
     """The directory of the current standalone run, started on first use if ``init`` was skipped."""
-    if not (cfg.directory / STATE_FILE).exists():
+    if not (cfg.directory / CLI_STATE_FILE).exists():
         init_telemetry(cfg, caller_pid=caller_pid)
     return cfg.directory
 
@@ -308,11 +327,19 @@ def _emit(cfg: TelemetryConfig, event: dict[str, object], caller_pid: int | None
     return ok
 
 
+def _record(
+    config: TelemetryConfig | None, caller_pid: int | None, kind: EventType, label: str, **fields: object
+) -> bool:
+    """One event of ``kind`` (its fields in order after ``type``); the sample is labelled ``kind:label``."""
+    event: dict[str, object] = {"type": kind, **fields}
+    return _emit(_config(config), event, caller_pid, f"{kind}:{label}")
+
+
 def record_build_stage(
     name: str, config: TelemetryConfig | None = None, *, caller_pid: int | None = None
 ) -> bool:
     """Stage start; True when it was recorded."""
-    return _emit(_config(config), {"type": "stage_start", "name": name}, caller_pid, f"stage_start:{name}")
+    return _record(config, caller_pid, EventType.STAGE_START, name, name=name)
 
 
 def record_build_stage_complete(
@@ -325,8 +352,9 @@ def record_build_stage_complete(
 ) -> bool:
     if status not in channel.STAGE_STATUSES:
         raise ValueError(f"stage status must be one of {', '.join(channel.STAGE_STATUSES)}, not {status!r}")
-    event: dict[str, object] = {"type": "stage_complete", "name": name, "status": status, "message": message}
-    return _emit(_config(config), event, caller_pid, f"stage_complete:{name}")
+    return _record(
+        config, caller_pid, EventType.STAGE_COMPLETE, name, name=name, status=status, message=message
+    )
 
 
 def record_build_failure(
@@ -342,24 +370,14 @@ def record_build_failure(
 ) -> bool:
     if category is not None and category not in channel.CATEGORIES:
         raise ValueError(f"unknown failure category {category!r}; one of {', '.join(channel.CATEGORIES)}")
-    event: dict[str, object] = {
-        "type": "failure",
-        "stage": stage,
-        "reason": reason,
-        "code": code,
-        "category": category,
-        "transient": transient,
-        "remediation": list(remediation),
-    }
-    return _emit(_config(config), event, caller_pid, f"failure:{stage}")
+    fields = {"stage": stage, "reason": reason, "code": code, "category": category, "transient": transient}
+    return _record(config, caller_pid, EventType.FAILURE, stage, **fields, remediation=list(remediation))
 
 
 def record_counter(
     name: str, value: float = 1, config: TelemetryConfig | None = None, *, caller_pid: int | None = None
 ) -> bool:
-    return _emit(
-        _config(config), {"type": "counter", "name": name, "value": value}, caller_pid, f"counter:{name}"
-    )
+    return _record(config, caller_pid, EventType.COUNTER, name, name=name, value=value)
 
 
 def finalize_telemetry(
@@ -376,7 +394,7 @@ def finalize_telemetry(
     cfg = _config(config)
     if cfg.mode != "standalone":
         return None
-    from telemetry.report import write_all
+    from telemetry.publish_files import write_all
 
     pid = caller_pid if caller_pid is not None else os.getpid()
     directory = _standalone_dir(cfg, pid)
@@ -393,27 +411,30 @@ def finalize_telemetry(
     )
 
 
-def _read_metrics(cfg: TelemetryConfig) -> dict[str, Any]:
-    path = cfg.directory / "metrics.json"
+def _read_metrics(cfg: TelemetryConfig) -> MetricsDocument:
+    from telemetry.metrics_doc import MetricsDocument, MetricsFormatError
+
+    path = cfg.directory / METRICS_FILE
     try:
         loaded = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise TelemetryStateError(f"{path} does not exist: run finalize first") from exc
     except (OSError, ValueError) as exc:
         raise TelemetryStateError(f"{path}: {exc}") from exc
-    if not isinstance(loaded, dict) or "build_session" not in loaded:
-        raise TelemetryStateError(f"{path}: not a metrics.json document")
-    return loaded
+    try:
+        return MetricsDocument.from_json(loaded)
+    except MetricsFormatError as exc:
+        raise TelemetryStateError(f"{path}: not a metrics.json document") from exc
 
 
-def get_telemetry_summary(config: TelemetryConfig | None = None) -> dict[str, Any] | None:
+def get_telemetry_summary(config: TelemetryConfig | None = None) -> JsonObject | None:
     """The ``telemetry`` block of build-summary.json for the last finalized run (None when disabled)."""
     cfg = _config(config)
     if not cfg.enabled:
         return None
     from telemetry.reporters.summary_block import build_summary_block
 
-    return build_summary_block(_read_metrics(cfg), telemetry_dir=str(cfg.directory))
+    return build_summary_block(_read_metrics(cfg), telemetry_dir=str(cfg.directory)).to_json()
 
 
 def save_as_baseline(config: TelemetryConfig | None = None, *, force: bool = False) -> Path | None:
@@ -423,12 +444,12 @@ def save_as_baseline(config: TelemetryConfig | None = None, *, force: bool = Fal
         return None
     from telemetry import baseline
 
-    metrics = _read_metrics(cfg)
-    status = metrics.get("build_metrics", {}).get("status", "success")
-    if status != "success" and not force:
+    document = _read_metrics(cfg)
+    status = document.build_metrics.status
+    if status != RunStatus.SUCCESS and not force:
         raise TelemetryStateError(f"the last run's status is {status}; only successful runs become baselines")
-    path = cfg.directory / baseline.BASELINE_FILE
-    baseline.save_baseline(path, metrics, metrics["build_session"]["end_time"])
+    path = cfg.directory / BASELINE_FILE
+    baseline.save_baseline(path, document, document.build_session.end_time)
     return path
 
 
@@ -441,9 +462,8 @@ def check_performance_regressions(
         return None
     from telemetry import baseline
 
-    metrics = _read_metrics(cfg)
-    current = baseline.baseline_from_metrics(metrics)
-    loaded = baseline.load_baseline(cfg.directory / baseline.BASELINE_FILE)
+    current = baseline.baseline_from_document(_read_metrics(cfg))
+    loaded = baseline.load_baseline(cfg.directory / BASELINE_FILE)
     thresholds = baseline.Thresholds(cfg.threshold if threshold is None else threshold)
     return baseline.compare(
         current.duration_seconds, current.peak_memory_mb, loaded.baseline, thresholds, loaded.problem
@@ -452,9 +472,11 @@ def check_performance_regressions(
 
 # --------------------------------------------------------------------------- standalone RunData
 
+Record = Mapping[str, object]
 
-def _read_json_lines(path: Path) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = []
+
+def _read_json_lines(path: Path) -> list[Record]:
+    records: list[Record] = []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -469,40 +491,33 @@ def _read_json_lines(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _num(record: Mapping[str, Any], key: str) -> float:
+def _num(record: Record, key: str) -> float:
     value = record.get(key)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
-def standalone_run_data(directory: Path, *, caller_pid: int, exit_code: int | None = None) -> RunData:
-    """Build the RunData of a standalone run from the state files (see the module docstring)."""
-    from telemetry.model import (
-        CpuResult,
-        CpuSample,
-        DiskResult,
-        MemoryResult,
-        MemorySample,
-        NetworkResult,
-        PeakFigure,
-        ProcessOutcome,
-        RunData,
-    )
-    from telemetry.samplers.network import with_builder_downloads
-    from telemetry.samplers.system import collect_system_info
-    from telemetry.stages import StageTracker, read_events_file
-
-    state: dict[str, Any] = {}
+def _read_state(directory: Path) -> Record:
+    """What ``init`` saw (empty when it never ran or its file is unreadable)."""
     try:
-        loaded = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
-        if isinstance(loaded, dict):
-            state = loaded
+        loaded = json.loads((directory / CLI_STATE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        pass
-    end = time.time()
-    start = _num(state, "start_time") or end
-    samples = sorted(_read_json_lines(directory / SAMPLES_FILE), key=lambda r: _num(r, "timestamp"))
-    events = read_events_file(str(directory / EVENTS_FILE))
-    start = min([start, *(_num(e, "time") for e in events if _num(e, "time") > 0)])
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+@dataclass(frozen=True)
+class _Replay:
+    """Stages, failures and counters from the events, with the samples taken while each stage ran."""
+
+    tracker: StageTracker
+    build_cpu: tuple[float, ...]  # the build's CPU seconds at each sample
+    reaped_cli: float  # CPU seconds of the CLI calls reaped by the caller, all samples included
+
+
+def _replay(
+    state: Record, samples: list[Record], events: list[dict[str, object]], start: float, end: float
+) -> _Replay:
+    from telemetry.stages import StageTracker
 
     # Replay samples and events in time order so each stage sees the samples taken while it ran.
     tracker = StageTracker(start)
@@ -513,7 +528,7 @@ def standalone_run_data(directory: Path, *, caller_pid: int, exit_code: int | No
     for s in samples:
         build_cpu.append(max(0.0, _num(s, "cpu_seconds") - cpu_start - reaped_cli))
         reaped_cli += _num(s, "cli_cpu_seconds")
-    timeline: list[tuple[float, int, int, Mapping[str, Any]]] = [
+    timeline: list[tuple[float, int, int, Record]] = [
         (_num(s, "timestamp"), 0, i, s) for i, s in enumerate(samples)
     ]
     timeline += [(_num(e, "time"), 1, 0, e) for e in events]
@@ -523,29 +538,50 @@ def standalone_run_data(directory: Path, *, caller_pid: int, exit_code: int | No
         else:
             tracker.feed([record])
     tracker.close(end)
+    return _Replay(tracker, tuple(build_cpu), reaped_cli)
 
-    figures = _measure(caller_pid)
-    errors = list(figures.errors)
-    duration = max(0.0, end - start)
 
-    memory_samples = tuple(
-        MemorySample(
-            _num(s, "timestamp"), _num(s, "memory_mb"), _num(s, "system_used_mb"), _num(s, "tree_rss_mb")
-        )
-        for s in samples
-    )
+def _memory_result(samples: list[Record], figures: _CallerFigures) -> MemoryResult:
+    from telemetry.model import MemoryResult, MemorySample, PeakFigure
+
     candidates = [
-        PeakFigure("tree_unique", max((_num(s, "memory_mb") for s in samples), default=0.0)),
+        PeakFigure(MemorySource.TREE_UNIQUE, max((_num(s, "memory_mb") for s in samples), default=0.0)),
         PeakFigure(
-            "largest_process_rusage",
+            MemorySource.LARGEST_PROCESS_RUSAGE,
             max([figures.rusage_children_mb, *(_num(s, "rusage_children_mb") for s in samples)]),
         ),
     ]
     headline = max(
-        (f for f in candidates if f.value_mb > 0), key=lambda f: f.value_mb, default=PeakFigure("none", 0.0)
+        (f for f in candidates if f.value_mb > 0),
+        key=lambda f: f.value_mb,
+        default=PeakFigure(MemorySource.NONE, 0.0),
     )
-    rss_sum = PeakFigure("tree_rss_sum", max((_num(s, "tree_rss_mb") for s in samples), default=0.0))
-    peak_figures = tuple(f for f in (*candidates, rss_sum) if f.value_mb > 0)
+    rss_sum = PeakFigure(
+        MemorySource.TREE_RSS_SUM, max((_num(s, "tree_rss_mb") for s in samples), default=0.0)
+    )
+    return MemoryResult(
+        peak_mb=headline.value_mb,
+        peak_source=headline.source,
+        figures=tuple(f for f in (*candidates, rss_sum) if f.value_mb > 0),
+        system_used_peak_mb=max((_num(s, "system_used_mb") for s in samples), default=0.0),
+        samples=tuple(
+            MemorySample(
+                _num(s, "timestamp"), _num(s, "memory_mb"), _num(s, "system_used_mb"), _num(s, "tree_rss_mb")
+            )
+            for s in samples
+        ),
+    )
+
+
+def _cpu_result(
+    state: Record,
+    samples: list[Record],
+    replay: _Replay,
+    figures: _CallerFigures,
+    duration: float,
+    caller_pid: int,
+) -> CpuResult:
+    from telemetry.model import CpuResult, CpuSample
 
     # Split the CLI's share between user and system in proportion: os.times() per
     # call is not kept split, and the share is small next to a real build.
@@ -554,9 +590,10 @@ def standalone_run_data(directory: Path, *, caller_pid: int, exit_code: int | No
     raw_total = cpu_user + cpu_system
     if raw_total > 0 and caller_pid != os.getpid():
         # Every call but this finalize (sampled last, not yet reaped) is in the totals.
-        reaped = reaped_cli - (_num(samples[-1], "cli_cpu_seconds") if samples else 0.0)
+        reaped = replay.reaped_cli - (_num(samples[-1], "cli_cpu_seconds") if samples else 0.0)
         kept = min(raw_total, max(0.0, raw_total - reaped))
         cpu_user, cpu_system = cpu_user * kept / raw_total, cpu_system * kept / raw_total
+    build_cpu = replay.build_cpu
     cpu_samples: list[CpuSample] = []
     for i in range(1, len(samples)):
         span = _num(samples[i], "timestamp") - _num(samples[i - 1], "timestamp")
@@ -565,6 +602,18 @@ def standalone_run_data(directory: Path, *, caller_pid: int, exit_code: int | No
             cpu_samples.append(CpuSample(_num(samples[i], "timestamp"), max(0.0, 100.0 * used / span), 0.0))
     busy = figures.system_cpu_busy - _num(state, "system_cpu_busy")
     total = figures.system_cpu_total - _num(state, "system_cpu_total")
+    return CpuResult(
+        user_seconds=cpu_user,
+        system_seconds=cpu_system,
+        average_percent=100.0 * (cpu_user + cpu_system) / duration if duration > 0 else 0.0,
+        peak_percent=max((c.tree_percent for c in cpu_samples), default=0.0),
+        system_average_percent=100.0 * busy / total if total > 0 else 0.0,
+        samples=tuple(cpu_samples),
+    )
+
+
+def _disk_result(state: Record, figures: _CallerFigures, errors: list[str]) -> DiskResult:
+    from telemetry.model import DiskResult
 
     disk_path = str(state.get("disk_path") or os.getcwd())
     try:
@@ -572,45 +621,49 @@ def standalone_run_data(directory: Path, *, caller_pid: int, exit_code: int | No
     except OSError as exc:
         errors.append(f"disk: {exc!r}")
         free_after = 0
-    system = collect_system_info(disk_path)
+    return DiskResult(
+        read_bytes=max(0, figures.read_bytes - int(_num(state, "read_bytes"))),
+        write_bytes=max(0, figures.write_bytes - int(_num(state, "write_bytes"))),
+        path=disk_path,
+        free_before_bytes=int(_num(state, "free_before_bytes")),
+        free_after_bytes=free_after,
+        source=_DISK_SOURCE,
+        samples=(),
+    )
+
+
+def standalone_run_data(directory: Path, *, caller_pid: int, exit_code: int | None = None) -> RunData:
+    """Build the RunData of a standalone run from the state files (see the module docstring)."""
+    from telemetry.model import NetworkResult, ProcessOutcome, RunData
+    from telemetry.samplers.network import with_builder_downloads
+    from telemetry.samplers.system import collect_system_info
+    from telemetry.stages import read_events_file
+
+    state = _read_state(directory)
+    end = time.time()
+    start = _num(state, "start_time") or end
+    samples = sorted(_read_json_lines(directory / MEMORY_SAMPLES_FILE), key=lambda r: _num(r, "timestamp"))
+    events = read_events_file(str(directory / EVENTS_FILE))
+    start = min([start, *(_num(e, "time") for e in events if _num(e, "time") > 0)])
+    replay = _replay(state, samples, events, start, end)
+
+    figures = _measure(caller_pid)
+    errors = list(figures.errors)
+    duration = max(0.0, end - start)
+    disk = _disk_result(state, figures, errors)
+    counters = replay.tracker.counters()
     return RunData(
         start_time=start,
         end_time=end,
         duration_seconds=duration,
-        system=system,
-        memory=MemoryResult(
-            peak_mb=headline.value_mb,
-            peak_source=headline.source,
-            figures=peak_figures,
-            system_used_peak_mb=max((_num(s, "system_used_mb") for s in samples), default=0.0),
-            samples=memory_samples,
-        ),
-        cpu=CpuResult(
-            user_seconds=cpu_user,
-            system_seconds=cpu_system,
-            average_percent=100.0 * (cpu_user + cpu_system) / duration if duration > 0 else 0.0,
-            peak_percent=max((c.tree_percent for c in cpu_samples), default=0.0),
-            system_average_percent=100.0 * busy / total if total > 0 else 0.0,
-            samples=tuple(cpu_samples),
-        ),
-        network=with_builder_downloads(NetworkResult(0, 0, "unknown", {}, 0, ()), tracker.counters()),
-        disk=DiskResult(
-            read_bytes=max(0, figures.read_bytes - int(_num(state, "read_bytes"))),
-            write_bytes=max(0, figures.write_bytes - int(_num(state, "write_bytes"))),
-            path=disk_path,
-            free_before_bytes=int(_num(state, "free_before_bytes")),
-            free_after_bytes=free_after,
-            source="process_io",
-            samples=(),
-        ),
-        stages=tracker.stages(),
-        failures=tracker.failures(),
-        outcome=ProcessOutcome(
-            exit_code=exit_code,
-            signal=None,
-            cancelled=False,
-            oom_killed=False,
-        ),
-        counters=tracker.counters(),
+        system=collect_system_info(disk.path),
+        memory=_memory_result(samples, figures),
+        cpu=_cpu_result(state, samples, replay, figures, duration, caller_pid),
+        network=with_builder_downloads(NetworkResult(0, 0, _NO_INTERFACE, {}, 0, ()), counters),
+        disk=disk,
+        stages=replay.tracker.stages(),
+        failures=replay.tracker.failures(),
+        outcome=ProcessOutcome(exit_code=exit_code, signal=None, cancelled=False, oom_killed=False),
+        counters=counters,
         sampler_errors=tuple(errors),
     )

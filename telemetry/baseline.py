@@ -1,7 +1,8 @@
 """Baselines and regressions.
 
 The guide's rules: build duration and peak memory are compared with the saved
-baseline; an increase of ``threshold`` percent (default 20) or more is a
+baseline; an increase of ``threshold`` percent (default
+``DEFAULT_REGRESSION_THRESHOLD_PERCENT``, 20) or more is a
 regression, reported in the guide's words ("Build duration increased by 25%").
 
 Noise floors keep tiny builds honest: a 2 s build taking 3 s is +50 % but
@@ -23,25 +24,26 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
 
 import jsonschema
 
-from telemetry.reporters.atomic import atomic_write_json
+from contracts.fileio import atomic_write_json
+from contracts.vocabulary import DEFAULT_REGRESSION_THRESHOLD_PERCENT
+
+if TYPE_CHECKING:
+    from telemetry.metrics_doc import BaselineDiff, JsonObject, MetricsDocument
 
 SCHEMA_PATH: Final = Path(__file__).resolve().parent.parent / "schemas" / "baseline.schema.json"
-BASELINE_FILE: Final = "baseline.json"
-DEFAULT_THRESHOLD_PERCENT: Final = 20.0
 DURATION_FLOOR_SECONDS: Final = 5.0
 MEMORY_FLOOR_MB: Final = 16.0
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    regression_percent: float = DEFAULT_THRESHOLD_PERCENT
+    regression_percent: float = DEFAULT_REGRESSION_THRESHOLD_PERCENT
     duration_floor_seconds: float = DURATION_FLOOR_SECONDS
     memory_floor_mb: float = MEMORY_FLOOR_MB
 
@@ -75,12 +77,13 @@ class Comparison:
     def regression_detected(self) -> bool:
         return bool(self.regressions)
 
-    def baseline_comparison(self) -> dict[str, int | None]:
+    def baseline_diff(self) -> BaselineDiff:
         """The guide's ``baseline_comparison`` object: whole percents, rounded half away from zero."""
-        return {
-            "duration_diff_percent": round_percent(self.duration_diff_percent),
-            "memory_diff_percent": round_percent(self.memory_diff_percent),
-        }
+        from telemetry.metrics_doc import BaselineDiff
+
+        return BaselineDiff(
+            round_percent(self.duration_diff_percent), round_percent(self.memory_diff_percent)
+        )
 
 
 def round_half_away(value: float) -> int:
@@ -128,22 +131,24 @@ def compare(
     return Comparison(baseline, d_pct, m_pct, tuple(regressions), score, t, baseline_problem)
 
 
-def _load_schema() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+def _load_schema() -> dict[str, object]:
+    loaded: dict[str, object] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     return loaded
 
 
-def baseline_from_metrics(metrics: Mapping[str, Any]) -> Baseline:
-    """Read a baseline (or a metrics.json) document; prefers the exact figures."""
-    session = metrics["build_session"]
-    memory = metrics["memory_metrics"]
-    duration = session.get("duration_seconds_exact", session["duration_seconds"])
-    peak = memory.get("peak_usage_mb_exact", memory["peak_usage_mb"])
-    return Baseline(float(duration), float(peak), str(metrics.get("saved_at", "")))
+def baseline_from_document(document: MetricsDocument, saved_at: str = "") -> Baseline:
+    """The two compared figures of a metrics.json (or baseline.json) document, exact ones first."""
+    return Baseline(
+        float(document.build_session.duration_seconds_exact),
+        float(document.memory_metrics.peak_usage_mb_exact),
+        saved_at,
+    )
 
 
 def load_baseline(path: Path) -> BaselineLoad:
     """Never raises: a missing file is "no baseline", a bad one is reported."""
+    from telemetry.metrics_doc import MetricsDocument
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -159,32 +164,34 @@ def load_baseline(path: Path) -> BaselineLoad:
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
         return BaselineLoad(None, f"{path}: does not match baseline.schema.json at {where}: {exc.message}")
-    found = baseline_from_metrics(doc)
+    # The schema made it an object with the two figures; saved_at, when there, a string.
+    saved_at = doc.get("saved_at", "")
+    found = baseline_from_document(MetricsDocument.from_json(doc), str(saved_at))
     # JSON allows NaN and 1e999 (inf) through Python's parser; neither is a figure.
     if not (math.isfinite(found.duration_seconds) and math.isfinite(found.peak_memory_mb)):
         return BaselineLoad(None, f"{path}: duration or peak memory is not a finite number")
     return BaselineLoad(found, None)
 
 
-_SAMPLE_KEYS: Final = ("samples",)
+_SAMPLE_KEY: Final = "samples"
 
 
-def baseline_document(metrics: Mapping[str, Any], saved_at: str) -> dict[str, Any]:
+def baseline_document(document: MetricsDocument, saved_at: str) -> JsonObject:
     """metrics.json minus sample series, plus schema_version and saved_at."""
-    doc: dict[str, Any] = {"schema_version": 1, "saved_at": saved_at}
-    for key, value in metrics.items():
-        if key in ("schema_version", "saved_at"):
+    doc: JsonObject = {"schema_version": 1, "saved_at": saved_at}
+    for key, value in document.to_json().items():
+        if key == "schema_version":
             continue
-        if isinstance(value, Mapping):
-            doc[key] = {k: v for k, v in value.items() if k not in _SAMPLE_KEYS}
+        if isinstance(value, dict):
+            doc[key] = {k: v for k, v in value.items() if k != _SAMPLE_KEY}
         else:
             doc[key] = value
     return doc
 
 
-def save_baseline(path: Path, metrics: Mapping[str, Any], saved_at: str) -> dict[str, Any]:
+def save_baseline(path: Path, document: MetricsDocument, saved_at: str) -> JsonObject:
     """Write baseline.json atomically from a metrics document; returns what was written."""
-    doc = baseline_document(metrics, saved_at)
+    doc = baseline_document(document, saved_at)
     jsonschema.validate(doc, _load_schema())
     atomic_write_json(path, doc)
     return doc

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from contracts.vocabulary import MemoryLayout
+
 
 @dataclass(frozen=True)
 class SystemInfo:
@@ -52,7 +54,7 @@ class MemoryResult:
     # Where the per-sample level came from: "dedicated" (the build's own cgroup),
     # "container" (a cgroup shared only with the session), "shared" (a cgroup with other
     # work in it: not used for the level) or "none" (no readable memory cgroup).
-    layout: str = "none"
+    layout: str = MemoryLayout.NONE
 
 
 @dataclass(frozen=True)

@@ -6,21 +6,45 @@ integer, rounded half away from zero. The unrounded value sits beside it with an
 ``_exact`` suffix (unrounded, not more accurate than the measurement) where the
 rounding loses something that matters (durations, the peak). Sample series keep
 their decimals: no snippet compares them.
+
+``build_metrics`` turns a ``RunData`` into a ``MetricsDocument`` (one builder per
+section); ``write`` serialises it, the one way metrics.json is written.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final
+from pathlib import Path
 
+from contracts.fileio import atomic_write_text
+from contracts.vocabulary import METRICS_FILE, RunStatus
 from telemetry.baseline import Comparison, round_half_away
 from telemetry.failures import FailureAnalysis, signal_name
-from telemetry.model import RunData, StageRecord
+from telemetry.metrics_doc import (
+    SCHEMA_VERSION,
+    BuildMetrics,
+    BuildSession,
+    CpuMetrics,
+    CpuSampleEntry,
+    DiskMetrics,
+    DiskSampleEntry,
+    InterfaceBytes,
+    MemoryMetrics,
+    MemorySampleEntry,
+    MetricsDocument,
+    NetworkMetrics,
+    NetworkSampleEntry,
+    NoiseFloors,
+    PeakFigureEntry,
+    PerformanceMetrics,
+    StageEntry,
+)
+from telemetry.model import CpuResult, DiskResult, MemoryResult, NetworkResult, RunData, StageRecord
+from telemetry.reporters.interface import ReportInput
 from telemetry.samplers.memory import SOURCE_TEXT
-
-SCHEMA_VERSION: Final = 1
 
 
 def iso_time(timestamp: float) -> str:
@@ -40,145 +64,175 @@ def _i(value: float) -> int:
     return round_half_away(number) if math.isfinite(number) else 0
 
 
-def stage_dict(stage: StageRecord) -> dict[str, Any]:
-    return {
-        "name": stage.name,
-        "status": stage.status,
-        "duration": _i(stage.duration_seconds),
-        "duration_seconds": _r(stage.duration_seconds, 3),
-        "start_time": iso_time(stage.start_time),
-        "end_time": iso_time(stage.end_time),
-        "message": stage.message,
-        "peak_memory_mb": _r(stage.peak_memory_mb),
-        "cpu_seconds": _r(stage.cpu_seconds, 3),
-        "average_cpu_percent": _r(stage.average_cpu_percent),
-    }
+def stage_entry(stage: StageRecord) -> StageEntry:
+    return StageEntry(
+        name=stage.name,
+        status=stage.status,
+        duration=_i(stage.duration_seconds),
+        duration_seconds=_r(stage.duration_seconds, 3),
+        start_time=iso_time(stage.start_time),
+        end_time=iso_time(stage.end_time),
+        message=stage.message,
+        peak_memory_mb=_r(stage.peak_memory_mb),
+        cpu_seconds=_r(stage.cpu_seconds, 3),
+        average_cpu_percent=_r(stage.average_cpu_percent),
+    )
+
+
+def _session(run: RunData) -> BuildSession:
+    system = run.system
+    return BuildSession(
+        start_time=iso_time(run.start_time),
+        end_time=iso_time(run.end_time),
+        duration_seconds=_i(run.duration_seconds),
+        duration_seconds_exact=_r(run.duration_seconds, 3),
+        start_timestamp=_r(run.start_time, 3),
+        end_timestamp=_r(run.end_time, 3),
+        hostname=system.hostname,
+        os_info=system.os_info,
+        cpu_cores=system.cpu_cores,
+        memory_total_mb=_i(system.memory_total_mb),
+        disk_available_gb=_i(system.disk_available_gb),
+        disk_available_gb_exact=_r(system.disk_available_gb, 2),
+    )
+
+
+def _memory(memory: MemoryResult) -> MemoryMetrics:
+    return MemoryMetrics(
+        peak_usage_mb=_i(memory.peak_mb),
+        peak_usage_mb_exact=_r(memory.peak_mb, 2),
+        peak_source=memory.peak_source,
+        peak_source_description=SOURCE_TEXT.get(memory.peak_source, ""),
+        layout=memory.layout,
+        peak_figures=tuple(PeakFigureEntry(f.source, _r(f.value_mb, 2)) for f in memory.figures),
+        system_used_peak_mb=_r(memory.system_used_peak_mb),
+        samples=tuple(
+            MemorySampleEntry(
+                timestamp=_r(s.timestamp, 3),
+                memory_mb=_r(s.memory_mb),
+                system_used_mb=_r(s.system_used_mb),
+                tree_rss_mb=None if s.tree_rss_mb is None else _r(s.tree_rss_mb),
+            )
+            for s in memory.samples
+        ),
+    )
+
+
+def _network(network: NetworkResult) -> NetworkMetrics:
+    builder = network.builder_downloaded_bytes
+    return NetworkMetrics(
+        bytes_downloaded=int(network.bytes_downloaded),
+        bytes_uploaded=int(network.bytes_uploaded),
+        interface=network.interface,
+        connection_count=int(network.connection_count),
+        interface_shared=network.interface_shared,
+        builder_downloaded_bytes=None if builder is None else int(builder),
+        per_interface={
+            name: InterfaceBytes(int(rx), int(tx)) for name, (rx, tx) in sorted(network.per_interface.items())
+        },
+        samples=tuple(
+            NetworkSampleEntry(_r(s.timestamp, 3), s.bytes_received, s.bytes_sent) for s in network.samples
+        ),
+    )
+
+
+def _cpu(cpu: CpuResult) -> CpuMetrics:
+    return CpuMetrics(
+        user_seconds=_r(cpu.user_seconds, 3),
+        system_seconds=_r(cpu.system_seconds, 3),
+        average_percent=_r(cpu.average_percent),
+        peak_percent=_r(cpu.peak_percent),
+        system_average_percent=_r(cpu.system_average_percent),
+        samples=tuple(
+            CpuSampleEntry(_r(s.timestamp, 3), _r(s.tree_percent), _r(s.system_percent)) for s in cpu.samples
+        ),
+    )
+
+
+def _disk(disk: DiskResult) -> DiskMetrics:
+    return DiskMetrics(
+        read_bytes=int(disk.read_bytes),
+        write_bytes=int(disk.write_bytes),
+        path=disk.path,
+        free_before_bytes=int(disk.free_before_bytes),
+        free_after_bytes=int(disk.free_after_bytes),
+        source=disk.source,
+        samples=tuple(DiskSampleEntry(_r(s.timestamp, 3), s.read_bytes, s.write_bytes) for s in disk.samples),
+    )
+
+
+def _build(
+    run: RunData,
+    status: RunStatus,
+    primary: FailureAnalysis | None,
+    packages_built: int,
+    packages_failed: int,
+) -> BuildMetrics:
+    return BuildMetrics(
+        status=status,
+        exit_code=run.outcome.exit_code,
+        signal=signal_name(run.outcome.signal),
+        failure_category=primary.category if primary else "",
+        failure_stage=primary.stage if primary else "",
+        failure_reason=primary.reason if primary else "",
+        packages_built=int(packages_built),
+        packages_failed=int(packages_failed),
+        build_stages=tuple(stage_entry(s) for s in run.stages),
+        counters={k: run.counters[k] for k in sorted(run.counters)},
+    )
+
+
+def _performance(comparison: Comparison) -> PerformanceMetrics:
+    thresholds = comparison.thresholds
+    return PerformanceMetrics(
+        regressions_detected=tuple(comparison.regressions),
+        baseline_comparison=comparison.baseline_diff(),
+        performance_score=comparison.performance_score,
+        baseline_available=comparison.baseline is not None,
+        baseline_saved_at=comparison.baseline.saved_at if comparison.baseline else None,
+        baseline_problem=comparison.baseline_problem,
+        threshold_percent=thresholds.regression_percent,
+        noise_floors=NoiseFloors(thresholds.duration_floor_seconds, thresholds.memory_floor_mb),
+    )
 
 
 def build_metrics(
     run: RunData,
     *,
-    status: str,
+    status: RunStatus,
     analysis: Sequence[FailureAnalysis],
     packages_built: int,
     packages_failed: int,
     comparison: Comparison,
-) -> dict[str, Any]:
+) -> MetricsDocument:
     primary = analysis[0] if analysis else None
-    system = run.system
-    memory = run.memory
-    outcome = run.outcome
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "build_session": {
-            "start_time": iso_time(run.start_time),
-            "end_time": iso_time(run.end_time),
-            "duration_seconds": _i(run.duration_seconds),
-            "duration_seconds_exact": _r(run.duration_seconds, 3),
-            "start_timestamp": _r(run.start_time, 3),
-            "end_timestamp": _r(run.end_time, 3),
-            "hostname": system.hostname,
-            "os_info": system.os_info,
-            "cpu_cores": system.cpu_cores,
-            "memory_total_mb": _i(system.memory_total_mb),
-            "disk_available_gb": _i(system.disk_available_gb),
-            "disk_available_gb_exact": _r(system.disk_available_gb, 2),
-        },
-        "memory_metrics": {
-            "peak_usage_mb": _i(memory.peak_mb),
-            "peak_usage_mb_exact": _r(memory.peak_mb, 2),
-            "peak_source": memory.peak_source,
-            "peak_source_description": SOURCE_TEXT.get(memory.peak_source, ""),
-            "layout": memory.layout,
-            "peak_figures": [{"source": f.source, "value_mb": _r(f.value_mb, 2)} for f in memory.figures],
-            "system_used_peak_mb": _r(memory.system_used_peak_mb),
-            "samples": [
-                {
-                    "timestamp": _r(s.timestamp, 3),
-                    "memory_mb": _r(s.memory_mb),
-                    "system_used_mb": _r(s.system_used_mb),
-                    "tree_rss_mb": None if s.tree_rss_mb is None else _r(s.tree_rss_mb),
-                }
-                for s in memory.samples
-            ],
-        },
-        "network_metrics": {
-            "bytes_downloaded": int(run.network.bytes_downloaded),
-            "bytes_uploaded": int(run.network.bytes_uploaded),
-            "interface": run.network.interface,
-            "connection_count": int(run.network.connection_count),
-            # Whether the counters above include other processes' traffic (null: unknown).
-            "interface_shared": run.network.interface_shared,
-            "builder_downloaded_bytes": (
-                None
-                if run.network.builder_downloaded_bytes is None
-                else int(run.network.builder_downloaded_bytes)
-            ),
-            "per_interface": {
-                name: {"bytes_received": int(rx), "bytes_sent": int(tx)}
-                for name, (rx, tx) in sorted(run.network.per_interface.items())
-            },
-            "samples": [
-                {
-                    "timestamp": _r(s.timestamp, 3),
-                    "bytes_received": s.bytes_received,
-                    "bytes_sent": s.bytes_sent,
-                }
-                for s in run.network.samples
-            ],
-        },
-        "cpu_metrics": {
-            "user_seconds": _r(run.cpu.user_seconds, 3),
-            "system_seconds": _r(run.cpu.system_seconds, 3),
-            "average_percent": _r(run.cpu.average_percent),
-            "peak_percent": _r(run.cpu.peak_percent),
-            "system_average_percent": _r(run.cpu.system_average_percent),
-            "samples": [
-                {
-                    "timestamp": _r(s.timestamp, 3),
-                    "tree_percent": _r(s.tree_percent),
-                    "system_percent": _r(s.system_percent),
-                }
-                for s in run.cpu.samples
-            ],
-        },
-        "disk_metrics": {
-            "read_bytes": int(run.disk.read_bytes),
-            "write_bytes": int(run.disk.write_bytes),
-            "path": run.disk.path,
-            "free_before_bytes": int(run.disk.free_before_bytes),
-            "free_after_bytes": int(run.disk.free_after_bytes),
-            "source": run.disk.source,
-            "samples": [
-                {"timestamp": _r(s.timestamp, 3), "read_bytes": s.read_bytes, "write_bytes": s.write_bytes}
-                for s in run.disk.samples
-            ],
-        },
-        "build_metrics": {
-            "status": status,
-            "exit_code": outcome.exit_code,
-            "signal": signal_name(outcome.signal),
-            "failure_category": primary.category if primary else "",
-            "failure_stage": primary.stage if primary else "",
-            "failure_reason": primary.reason if primary else "",
-            "packages_built": int(packages_built),
-            "packages_failed": int(packages_failed),
-            "build_stages": [stage_dict(s) for s in run.stages],
-            "counters": {k: run.counters[k] for k in sorted(run.counters)},
-        },
-        "performance_metrics": {
-            "regressions_detected": list(comparison.regressions),
-            "baseline_comparison": comparison.baseline_comparison(),
-            "performance_score": comparison.performance_score,
-            "baseline_available": comparison.baseline is not None,
-            "baseline_saved_at": comparison.baseline.saved_at if comparison.baseline else None,
-            "baseline_problem": comparison.baseline_problem,
-            "threshold_percent": comparison.thresholds.regression_percent,
-            "noise_floors": {
-                "duration_seconds": comparison.thresholds.duration_floor_seconds,
-                "memory_mb": comparison.thresholds.memory_floor_mb,
-            },
-        },
-        "failure_analysis": primary.to_dict() if primary else None,
-        "sampler_errors": list(run.sampler_errors),
-    }
+    return MetricsDocument(
+        schema_version=SCHEMA_VERSION,
+        build_session=_session(run),
+        memory_metrics=_memory(run.memory),
+        network_metrics=_network(run.network),
+        cpu_metrics=_cpu(run.cpu),
+        disk_metrics=_disk(run.disk),
+        build_metrics=_build(run, status, primary, packages_built, packages_failed),
+        performance_metrics=_performance(comparison),
+        failure_analysis=primary,
+        sampler_errors=tuple(run.sampler_errors),
+    )
+
+
+def render(document: MetricsDocument) -> str:
+    # ensure_ascii=False keeps non-ASCII log lines readable; the file is UTF-8. No NaN: jq refuses it.
+    return json.dumps(document.to_json(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write(document: MetricsDocument, directory: Path) -> Path:
+    path = directory / METRICS_FILE
+    atomic_write_text(path, render(document))
+    return path
+
+
+class MetricsJsonReporter:
+    file_name = METRICS_FILE
+
+    def write(self, report: ReportInput, directory: Path) -> Mapping[str, Path]:
+        return {"metrics_json": write(report.document, directory)}

@@ -29,6 +29,10 @@ WORDS = {
 # Where one of the words means something else; each with the reason.
 OTHER_MEANINGS: dict[tuple[str, str], str] = {
     ("action/inputs.py", "architecture"): "the name of the action input `architecture`",
+    ("multiarch/config/fields.py", "architecture"): "the `--arch` override's field, named as the input",
+    ("multiarch/suites.py", "architecture"): "the noun in messages and error fields",
+    ("multiarch/discovery.py", "unknown"): "an archive format or C library the asset name does not tell",
+    ("telemetry/api.py", "unknown"): "a network interface that cannot be told",
 }
 
 

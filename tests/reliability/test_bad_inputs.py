@@ -63,7 +63,7 @@ CASES: dict[str, BadInput] = {
     "version with a newline": BadInput({"version": "v1.0.0\ntouch {m}"}, ("version",)),
     "sample-interval nan": BadInput({"sample-interval": "nan"}, ("sample-interval",)),
     "regression-threshold text": BadInput({"regression-threshold": "lots"}, ("regression-threshold",)),
-    "boolean that is not": BadInput({"lintian-check": "yes"}, ("lintian-check",)),
+    "boolean that is not": BadInput({"lintian-check": "maybe"}, ("lintian-check",)),
     "config-file outside (..)": BadInput({"config-file": "../outside/package.yaml"}, ("config-file",)),
     "config-file absolute": BadInput({"config-file": "/etc/passwd"}, ("config-file",)),
     "config-file via symlink": BadInput({"config-file": "escape/package.yaml"}, ("config-file",)),

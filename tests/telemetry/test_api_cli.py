@@ -257,7 +257,7 @@ def test_python_api_in_process_counts_child_rusage(tmp_path: Path) -> None:
         assert api.record_build_stage_complete("alloc", "success", "", cfg)
         report = api.finalize_telemetry(cfg, packages_built=1)
         assert report is not None and report.status == "success"
-        print(json.dumps(report.metrics["memory_metrics"]))
+        print(json.dumps(report.document.to_json()["memory_metrics"]))
         summary = api.get_telemetry_summary(cfg)
         assert summary is not None and summary["status"] == "success"
         assert api.save_as_baseline(cfg) == cfg.directory / "baseline.json"

@@ -19,7 +19,8 @@ from telemetry.baseline import (
     round_half_away,
     save_baseline,
 )
-from telemetry.report import write_all
+from telemetry.metrics_doc import BaselineDiff
+from telemetry.publish_files import write_all
 from tests.telemetry.factories import make_run
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -32,7 +33,7 @@ def _base(duration: float = 400.0, memory: float = 2000.0) -> Baseline:
 def test_guide_example_wording_and_score() -> None:
     got = compare(500.0, 2300.0, _base(), Thresholds(regression_percent=15))
     assert got.regressions == ("Build duration increased by 25%", "Memory usage increased by 15%")
-    assert got.baseline_comparison() == {"duration_diff_percent": 25, "memory_diff_percent": 15}
+    assert got.baseline_diff() == BaselineDiff(25, 15)
     assert got.performance_score == 75
 
 
@@ -56,7 +57,7 @@ def test_noise_floors() -> None:
     tiny = compare(8.0, 20.0, _base(4.0, 10.0))
     assert tiny.regressions == ()
     assert tiny.performance_score == 100
-    assert tiny.baseline_comparison() == {"duration_diff_percent": 100, "memory_diff_percent": 100}
+    assert tiny.baseline_diff() == BaselineDiff(100, 100)
     # Exactly at the floors counts.
     at = compare(9.0, 26.0, _base(4.0, 10.0))
     assert at.regressions == ("Build duration increased by 125%", "Memory usage increased by 160%")
@@ -65,19 +66,19 @@ def test_noise_floors() -> None:
 
 def test_improvements_are_negative_and_harmless() -> None:
     got = compare(200.0, 1000.0, _base())
-    assert got.baseline_comparison() == {"duration_diff_percent": -50, "memory_diff_percent": -50}
+    assert got.baseline_diff() == BaselineDiff(-50, -50)
     assert got.regressions == () and got.performance_score == 100
 
 
 def test_no_baseline() -> None:
     got = compare(500.0, 2300.0, None)
     assert got.performance_score == 100 and got.regressions == ()
-    assert got.baseline_comparison() == {"duration_diff_percent": None, "memory_diff_percent": None}
+    assert got.baseline_diff() == BaselineDiff(None, None)
 
 
 def test_zero_baseline_is_not_a_division_error() -> None:
     got = compare(500.0, 300.0, _base(0.0, 0.0))
-    assert got.baseline_comparison() == {"duration_diff_percent": None, "memory_diff_percent": None}
+    assert got.baseline_diff() == BaselineDiff(None, None)
     assert got.performance_score == 100
 
 
@@ -133,7 +134,7 @@ def test_next_run_is_compared_with_the_previous_baseline(tmp_path: Path) -> None
     assert slower.score == 75
     # ...and only then became the new baseline.
     assert load_baseline(tmp_path / "baseline.json").baseline == Baseline(
-        525.5, 2047.6, slower.metrics["build_session"]["end_time"]
+        525.5, 2047.6, slower.document.build_session.end_time
     )
 
 
@@ -170,7 +171,7 @@ def test_corrupt_baseline_is_reported_not_fatal(tmp_path: Path, content: str, pr
     assert loaded.baseline is None and loaded.problem is not None and problem in loaded.problem
     report = write_all(make_run(), telemetry_dir=tmp_path, packages_built=1, packages_failed=0)
     assert report.score == 100
-    assert report.metrics["performance_metrics"]["baseline_problem"] == loaded.problem
+    assert report.document.performance_metrics.baseline_problem == loaded.problem
     assert any("baseline ignored" in w for w in report.warnings)
 
 
@@ -189,11 +190,11 @@ def test_hand_copied_metrics_json_is_a_valid_baseline(tmp_path: Path) -> None:
     (tmp_path / "baseline.json").write_text((tmp_path / "metrics.json").read_text())
     loaded = load_baseline(tmp_path / "baseline.json")
     assert loaded.problem is None and loaded.baseline is not None
-    assert loaded.baseline.duration_seconds == report.metrics["build_session"]["duration_seconds_exact"]
+    assert loaded.baseline.duration_seconds == report.document.build_session.duration_seconds_exact
 
 
 def test_save_is_atomic_and_leaves_no_temporaries(tmp_path: Path) -> None:
-    metrics = dict(write_all(make_run(), telemetry_dir=tmp_path, packages_built=1, packages_failed=0).metrics)
+    metrics = write_all(make_run(), telemetry_dir=tmp_path, packages_built=1, packages_failed=0).document
     save_baseline(tmp_path / "baseline.json", metrics, "2025-01-18T10:30:00+0000")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     assert baseline_document(metrics, "x")["saved_at"] == "x"
@@ -220,5 +221,5 @@ def test_non_finite_baseline_is_a_problem(tmp_path: Path, bad: str) -> None:
 
 def test_non_finite_current_figures_against_a_baseline() -> None:
     got = compare(float("nan"), float("inf"), _base())
-    assert got.baseline_comparison() == {"duration_diff_percent": None, "memory_diff_percent": None}
+    assert got.baseline_diff() == BaselineDiff(None, None)
     assert got.regressions == () and got.performance_score == 100

@@ -19,6 +19,7 @@ import jsonschema
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from contracts.vocabulary import RunStatus
 from telemetry.baseline import compare
 from telemetry.events import BUILDER_DOWNLOADED_BYTES
 from telemetry.netns import INITIAL_PID_NS, namespace_shared
@@ -177,26 +178,26 @@ def test_metrics_logs_and_prometheus_carry_both_facts(shared: bool | None, build
     run = replace(
         base, network=replace(base.network, interface_shared=shared, builder_downloaded_bytes=builder)
     )
-    metrics = build_metrics(
+    document = build_metrics(
         run,
-        status="success",
+        status=RunStatus.SUCCESS,
         analysis=(),
         packages_built=1,
         packages_failed=0,
         comparison=compare(1.0, 1.0, None),
     )
-    network = metrics["network_metrics"]
+    network = document.to_json()["network_metrics"]
     jsonschema.validate(network, NETWORK_SCHEMA)
     assert network["interface_shared"] is shared and network["builder_downloaded_bytes"] == builder
     assert json.loads(json.dumps(network))["interface_shared"] is shared  # true/false/null
 
-    log = render_telemetry_log(metrics)
+    log = render_telemetry_log(document)
     line = next(line for line in log.splitlines() if line.strip().startswith("Interface:"))
     expected = {True: "include other traffic", False: "no other traffic", None: "could not tell"}[shared]
     assert expected in line
     assert ("Builder downloaded: not reported" in log) is (builder is None)
 
-    families = {f.name: f for f in text_string_to_metric_families(render(metrics).decode())}
+    families = {f.name: f for f in text_string_to_metric_families(render(document).decode())}
     if shared is None:
         assert "build_network_interface_shared" not in families
     else:

@@ -23,7 +23,7 @@ from telemetry.model import (
     RunData,
     StageRecord,
 )
-from telemetry.report import write_all
+from telemetry.publish_files import write_all
 from telemetry.reporters.metrics_json import iso_time
 from telemetry.reporters.summary_block import build_summary_block
 from tests.telemetry.factories import T0, make_run
@@ -90,7 +90,7 @@ def test_every_file_matches_its_schema(written: tuple[str, Path, Any]) -> None:
     _, directory, report = written
     metrics = json.loads((directory / "metrics.json").read_text())
     jsonschema.validate(metrics, schema("metrics"))
-    assert metrics == json.loads(json.dumps(report.metrics))
+    assert metrics == json.loads(json.dumps(report.document.to_json()))
     summary = {
         "package": "uv",
         "version": "0.5.11",
@@ -99,7 +99,7 @@ def test_every_file_matches_its_schema(written: tuple[str, Path, Any]) -> None:
         "failed": [],
         "skipped": [],
         "error": None,
-        "telemetry": dict(report.summary_block),
+        "telemetry": report.summary_block.to_json(),
     }
     jsonschema.validate(summary, schema("build-summary"))
     failure_path = directory / "failure-report.json"
@@ -114,7 +114,7 @@ def test_every_file_matches_its_schema(written: tuple[str, Path, Any]) -> None:
 
 def test_status_and_failure_fields(written: tuple[str, Path, Any]) -> None:
     name, _, report = written
-    build = report.metrics["build_metrics"]
+    build = report.document.to_json()["build_metrics"]
     expected = {
         "success": ("success", ""),
         "failure-event": ("failure", "security"),
@@ -124,12 +124,12 @@ def test_status_and_failure_fields(written: tuple[str, Path, Any]) -> None:
         "empty": ("success", ""),
     }[name]
     assert (build["status"], build["failure_category"]) == expected
-    assert report.summary_block["failure_category"] == expected[1]
+    assert report.summary_block.to_json()["failure_category"] == expected[1]
     if name == "oom":
         assert build["failure_stage"] == "architecture_amd64" and build["signal"] == "SIGKILL"
         assert report.analysis is not None and report.analysis.matched_rule == "signal:SIGKILL+oom"
     if name == "cancelled":
-        assert report.analysis is None and report.metrics["failure_analysis"] is None
+        assert report.analysis is None and report.document.to_json()["failure_analysis"] is None
 
 
 def test_guide_snippet_figures_are_integers(written: tuple[str, Path, Any]) -> None:
@@ -159,7 +159,7 @@ def test_guide_snippet_figures_are_integers(written: tuple[str, Path, Any]) -> N
 
 def test_guide_values_for_the_guide_example(tmp_path: Path) -> None:
     report = write_all(make_run(), telemetry_dir=tmp_path, packages_built=12, packages_failed=0)
-    m = report.metrics
+    m = report.document.to_json()
     assert m["build_session"]["duration_seconds"] == 420
     assert m["build_session"]["hostname"] == "runner-linux-2"
     assert m["build_session"]["memory_total_mb"] == 8192
@@ -174,8 +174,8 @@ def test_guide_values_for_the_guide_example(tmp_path: Path) -> None:
     assert m["network_metrics"]["bytes_downloaded"] == 52428800
     assert m["network_metrics"]["interface"] == "eth0"
     assert [s["duration"] for s in m["build_metrics"]["build_stages"]] == [2, 180, 220]
-    assert report.summary_block == build_summary_block(m, telemetry_dir=str(tmp_path))
-    assert list(report.summary_block)[:6] == [
+    assert report.summary_block == build_summary_block(report.document, telemetry_dir=str(tmp_path))
+    assert list(report.summary_block.to_json())[:6] == [
         "build_duration_seconds",
         "peak_memory_mb",
         "network_downloaded_bytes",
@@ -204,15 +204,15 @@ def test_prometheus_exposition_parses(written: tuple[str, Path, Any]) -> None:
     for required in ("build_duration_seconds", "peak_memory_mb", "build_performance_score", "build_status"):
         assert required in families, required
     (duration,) = families["build_duration_seconds"].samples
-    assert duration.value == pytest.approx(report.metrics["build_session"]["duration_seconds_exact"])
+    assert duration.value == pytest.approx(report.document.build_session.duration_seconds_exact)
     (peak,) = families["peak_memory_mb"].samples
-    assert peak.value == pytest.approx(report.metrics["memory_metrics"]["peak_usage_mb_exact"])
+    assert peak.value == pytest.approx(report.document.memory_metrics.peak_usage_mb_exact)
     statuses = {s.labels["status"]: s.value for s in families["build_status"].samples}
     assert statuses[report.status] == 1 and sum(statuses.values()) == 1
     failure = {s.labels["category"]: s.value for s in families["build_failure"].samples}
     assert sum(failure.values()) == (1 if report.status == "failure" else 0)
     stages = families["build_stage_duration_seconds"].samples
-    assert len(stages) == len(report.metrics["build_metrics"]["build_stages"])
+    assert len(stages) == len(report.document.to_json()["build_metrics"]["build_stages"])
 
 
 def test_two_reports_in_one_process_do_not_mix(tmp_path: Path) -> None:
@@ -269,7 +269,7 @@ def test_unwritable_directory_is_a_warning_not_a_crash(tmp_path: Path) -> None:
     report = write_all(RUNS["success"], telemetry_dir=target, packages_built=1, packages_failed=0)
     assert report.warnings
     assert "metrics_json" not in report.paths
-    assert report.summary_block["build_duration_seconds"] == 420
+    assert report.summary_block.to_json()["build_duration_seconds"] == 420
 
 
 def test_real_monitored_session_report(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from action.inputs import ActionInputs
 from action.job_summary import write_job_summary
 from action.outcome import ActionOutcome, relative_to_workspace
 from action.outputs import output_values, write_outputs
+from contracts.vocabulary import BUILD_SUMMARY_FILE, AnnotationLevel
 
 
 def _guarded(name: str, step: Callable[[], object], failures: list[str]) -> None:
@@ -31,7 +32,7 @@ def _guarded(name: str, step: Callable[[], object], failures: list[str]) -> None
         if not isinstance(exc, OSError):
             traceback.print_exc(file=sys.stderr)
         message = f"could not write the {name}: {type(exc).__name__}: {exc}"
-        annotate("error", message, title="Action reporting")
+        annotate(AnnotationLevel.ERROR, message, title="Action reporting")
 
 
 def _write_summary(outcome: ActionOutcome, inputs: ActionInputs, failures: list[str]) -> Path:
@@ -47,12 +48,12 @@ def _write_summary(outcome: ActionOutcome, inputs: ActionInputs, failures: list[
     _guarded("build summary", lambda: written.append(write_build_summary(outcome, fallback)), failures)
     if written:
         annotate(
-            "warning",
+            AnnotationLevel.WARNING,
             f"could not write build-summary.json to the output folder ({first}); wrote {written[0]} instead",
             title="Action reporting",
         )
         return written[0]
-    return inputs.output_dir.absolute / "build-summary.json"
+    return inputs.output_dir.absolute / BUILD_SUMMARY_FILE
 
 
 def publish(outcome: ActionOutcome, inputs: ActionInputs) -> int:

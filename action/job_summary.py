@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Final
 
 from action.builder_result import LintianCounts
 from action.outcome import ActionOutcome, BuildMode, TelemetryFigures
+from action.trend_summary import trend_section
 from contracts.vocabulary import ActionStatus, FailureCategory, JobStatus, MemoryLayout, StageStatus
 from telemetry.events import BUILDER_DOWNLOADED_BYTES
 from telemetry.samplers.memory import memory_source_text
@@ -327,7 +328,9 @@ def _regression_section(outcome: ActionOutcome) -> str | None:
     if t is None:
         return None
     lines = ["### Performance against the baseline", ""]
-    if not t.has_baseline:
+    if not t.has_baseline and t.baseline_saved:
+        lines.append("No earlier baseline to compare with.")
+    elif not t.has_baseline:
         lines.append(
             "No baseline yet: run once with `save-baseline: true` to compare later builds"
             f" (a regression is an increase of {outcome.regression_threshold:g} % or more)."
@@ -339,6 +342,8 @@ def _regression_section(outcome: ActionOutcome) -> str | None:
         lines += [f"- {escape_text(m)}" for m in t.regressions]
     else:
         lines.append(f"No regressions (threshold {outcome.regression_threshold:g} %).")
+    if t.has_baseline and t.comparison_basis:
+        lines += ["", f"Compared with the {escape_text(t.comparison_basis)}."]
     if t.baseline_comparison:
         lines += ["", "| compared with the baseline | change |", "|---|---|"]
         for key, value in t.baseline_comparison.items():
@@ -448,6 +453,7 @@ def sections(outcome: ActionOutcome, build_summary: str) -> list[Section]:
         (4, _regression_section(outcome)),
         (6, _gantt_section(outcome.run)),
         (7, _resource_section(outcome.run)),
+        (8, trend_section(outcome)),
         (5, _files_section(outcome, build_summary)),
     ]
     return [Section(priority, md) for priority, md in candidates if md]

@@ -26,6 +26,7 @@ from contracts.fileio import sha256_file
 from contracts.vocabulary import DEFAULT_REGRESSION_THRESHOLD_PERCENT, ActionStatus, MemoryLayout
 
 if TYPE_CHECKING:
+    from action.history import HistoryView
     from telemetry.model import RunData
     from telemetry.reporters.summary_block import SummaryBlock
 
@@ -94,6 +95,12 @@ class TelemetryFigures:
     # ("dedicated": the build's own, "container": with the entrypoint, "shared": with other work).
     cgroup_peak_mb: float | None = None
     memory_layout: str = MemoryLayout.NONE
+    # What the comparison used, in words ("median of 7 baseline runs on main"), and how many runs.
+    comparison_basis: str = ""
+    baseline_runs: int = 0
+    # The reference figures themselves (a history's medians, or baseline.json's), when there are.
+    reference_duration_seconds: float | None = None
+    reference_peak_memory_mb: float | None = None
 
     @property
     def regression_detected(self) -> bool:
@@ -124,6 +131,7 @@ class ActionOutcome:
     fail_on_regression: bool = False
     regression_threshold: float = DEFAULT_REGRESSION_THRESHOLD_PERCENT
     config_file: str = ""  # names the build in the summary when the package name is unknown
+    history: HistoryView | None = None  # the runs before this one and this run; None without telemetry
 
     @property
     def failure_category(self) -> str:

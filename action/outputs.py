@@ -35,6 +35,8 @@ OUTPUT_NAMES: Final = (
     "performance-regressions",
     "regression-detected",
     "performance-score",
+    "history-artifact",
+    "baseline-runs",
 )
 
 
@@ -66,6 +68,8 @@ def output_values(outcome: ActionOutcome, build_summary: str) -> dict[str, str]:
         "performance-regressions": json.dumps(list(telemetry.regressions) if telemetry else []),
         "regression-detected": "true" if telemetry and telemetry.regression_detected else "false",
         "performance-score": _number(telemetry.performance_score, 0) if telemetry else "",
+        "history-artifact": outcome.history.artifact if outcome.history else "",
+        "baseline-runs": str(telemetry.baseline_runs) if telemetry else "0",
     }
     assert tuple(values) == OUTPUT_NAMES, "output_values and OUTPUT_NAMES must list the same names"
     return values

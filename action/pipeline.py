@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,8 @@ from action.runner import CancelState, run_plain
 from contracts.vocabulary import ActionStatus, AnnotationLevel
 
 if TYPE_CHECKING:
+    from action.builder_result import BuilderResult
+    from action.history import HistoryPlan
     from telemetry.model import RunData
 
 
@@ -71,6 +74,40 @@ def _cancel_signal(killed_by: int | None, exit_code: int | None) -> int | None:
     return None
 
 
+def _plan_history(inputs: ActionInputs, result: BuilderResult | None) -> HistoryPlan | None:
+    """The previous history and the reference runs; a failure here is a notice, never the build's."""
+    from action.history import plan_history
+
+    try:
+        plan = plan_history(inputs, result, os.environ)
+    except Exception as exc:  # the comparison is an extra: it must not cost the build its report
+        annotate(AnnotationLevel.NOTICE, f"history not read: {type(exc).__name__}: {exc}", title="History")
+        return None
+    for notice in plan.notices:
+        annotate(AnnotationLevel.NOTICE, notice, title="History")
+    return plan
+
+
+def _with_history(
+    plan: HistoryPlan, outcome: ActionOutcome, run: RunData, inputs: ActionInputs
+) -> ActionOutcome:
+    """This run added to history.json, and the pull request comment when one is asked for."""
+    from action.history import record_history
+    from action.review import comment_on_pull_request
+
+    try:
+        view = record_history(plan, outcome, run, inputs, os.environ)
+    except Exception as exc:  # as above: never the build's result
+        annotate(AnnotationLevel.NOTICE, f"history not written: {type(exc).__name__}: {exc}", title="History")
+        return outcome
+    outcome = replace(outcome, history=view)
+    notice = comment_on_pull_request(outcome, inputs, os.environ)
+    if notice:
+        annotate(AnnotationLevel.NOTICE, notice, title="Pull request comment")
+        outcome = replace(outcome, history=replace(view, notices=(*view.notices, notice)))
+    return outcome
+
+
 def run_build(inputs: ActionInputs, cancel: CancelState, *, started: float) -> ActionOutcome:
     # Private scratch space outside the workspace: the result file and the command-mode
     # python shim must not end up in the user's repository or artifacts.
@@ -87,6 +124,7 @@ def _run(inputs: ActionInputs, cancel: CancelState, scratch: Path, started: floa
     what = "the build command" if inputs.command else "the multi-arch builder"
     monitor = "with telemetry" if inputs.telemetry_enabled else "without telemetry"
     run: RunData | None = None
+    plan: HistoryPlan | None = None
 
     with group(f"Build log ({what}, {monitor})"), _commands_paused(not inputs.command):
         _log(f"$ {build.display()}")
@@ -135,10 +173,16 @@ def _run(inputs: ActionInputs, cancel: CancelState, scratch: Path, started: floa
             failed = 0
         else:
             built, failed = 0, 0
+        plan = _plan_history(inputs, result)
         try:
             builder_error = failure_from_error(result.error) if result and result.error else None
             telemetry, analysis, warnings = write_report(
-                run, inputs, packages_built=built, packages_failed=failed, builder_error=builder_error
+                run,
+                inputs,
+                packages_built=built,
+                packages_failed=failed,
+                builder_error=builder_error,
+                history=plan,
             )
         except Exception as exc:  # a reporting bug must not hide the build's own result
             annotate(
@@ -152,6 +196,8 @@ def _run(inputs: ActionInputs, cancel: CancelState, scratch: Path, started: floa
     outcome = assemble(
         inputs, end, result=result, before=before, telemetry=telemetry, analysis=analysis, run=run
     )
+    if run is not None and plan is not None:
+        outcome = _with_history(plan, outcome, run, inputs)
     if outcome.status == ActionStatus.CANCELLED:
         name = signal.Signals(end.cancel_signal).name if end.cancel_signal else "a signal"
         _log(f"[action] cancelled by {name}")

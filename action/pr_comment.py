@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Final
 
 import requests
-from github import Auth, Github, GithubException
+from github import GithubException
 
-from multiarch.sources.github import USER_AGENT
+from action.history_source import github_client
 
 MARKER_PREFIX: Final = "<!-- debian-multiarch-builder:telemetry "
 # Comments are listed oldest first; ours is usually among the first pages.
@@ -77,17 +77,7 @@ def _problem(exc: GithubException, target: CommentTarget) -> str:
 def write_comment(target: CommentTarget, body: str, *, create: bool) -> tuple[str, str | None]:
     """Edit our comment, or create it when ``create``; returns (what happened, notice)."""
     text = f"{target.marker}\n{body}"
-    gh = Github(
-        base_url=target.api_url,
-        auth=Auth.Token(target.token),
-        timeout=30,
-        user_agent=USER_AGENT,
-        per_page=100,
-        retry=None,
-        seconds_between_requests=None,
-        seconds_between_writes=None,
-        lazy=True,
-    )
+    gh = github_client(target.api_url, target.token)
     try:
         issue = gh.get_repo(target.repository).get_issue(target.number)
         for index, comment in enumerate(issue.get_comments()):

@@ -23,6 +23,7 @@ from action.outcome import FailureInfo, TelemetryFigures, relative_to_workspace
 from contracts.vocabulary import MemorySource
 
 if TYPE_CHECKING:
+    from action.history import HistoryPlan
     from telemetry.failures import FailureAnalysis
     from telemetry.metrics_doc import BaselineDiff
     from telemetry.model import RunData
@@ -62,6 +63,7 @@ def figures(report: TelemetryReport, run: RunData, workspace: Path, directory: P
     memory = doc.memory_metrics
     network = doc.network_metrics
     here = relative_to_workspace(directory, workspace)
+    reference = report.comparison.baseline
     return TelemetryFigures(
         directory=here,
         duration_seconds=float(doc.build_session.duration_seconds_exact or run.duration_seconds),
@@ -91,6 +93,10 @@ def figures(report: TelemetryReport, run: RunData, workspace: Path, directory: P
             None,
         ),
         memory_layout=run.memory.layout,
+        comparison_basis=report.comparison.basis,
+        baseline_runs=report.comparison.reference_runs if report.comparison.baseline else 0,
+        reference_duration_seconds=reference.duration_seconds if reference else None,
+        reference_peak_memory_mb=reference.peak_memory_mb if reference else None,
     )
 
 
@@ -149,6 +155,7 @@ def write_report(
     packages_built: int,
     packages_failed: int,
     builder_error: FailureInfo | None = None,
+    history: HistoryPlan | None = None,
 ) -> tuple[TelemetryFigures, FailureInfo | None, tuple[str, ...]]:
     """Write every telemetry file; returns the figures, the primary failure and any warnings."""
     # Imported here, after the build: the report's failure rules and schemas load jsonschema,
@@ -164,6 +171,8 @@ def write_report(
         packages_failed=packages_failed,
         threshold=inputs.regression_threshold,
         save_baseline=inputs.save_baseline,
+        reference=history.reference if history else None,
+        workspace_baseline=history.workspace_baseline if history else True,
     )
     return (
         figures(report, run, inputs.workspace, inputs.telemetry_dir.absolute),

@@ -109,6 +109,7 @@ FAILURE_REPORT_FILE: Final = "failure-report.json"
 BUILD_SUMMARY_FILE: Final = "build-summary.json"
 BUILDER_RESULT_FILE: Final = ".multiarch-result.json"
 CLI_STATE_FILE: Final = "session.json"
+HISTORY_FILE: Final = "history.json"
 
 # --------------------------------------------------------------------------- defaults
 

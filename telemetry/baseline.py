@@ -64,14 +64,25 @@ class BaselineLoad:
 
 
 @dataclass(frozen=True)
+class Noise:
+    """How far above the reference a figure may be and still be noise (0 for one saved baseline)."""
+
+    duration_seconds: float = 0.0
+    memory_mb: float = 0.0
+
+
+@dataclass(frozen=True)
 class Comparison:
-    baseline: Baseline | None
+    baseline: Baseline | None  # the reference figures (a history's medians, or baseline.json's)
     duration_diff_percent: float | None  # exact; None without a baseline or with a zero baseline
     memory_diff_percent: float | None
     regressions: tuple[str, ...]  # the guide's messages
     performance_score: int
     thresholds: Thresholds
     baseline_problem: str | None = None
+    # What the reference is, in words ("median of 7 baseline runs on main"), and how many runs.
+    basis: str = ""
+    reference_runs: int = 0
 
     @property
     def regression_detected(self) -> bool:
@@ -95,10 +106,19 @@ def round_percent(value: float | None) -> int | None:
     return None if value is None or not math.isfinite(value) else round_half_away(value)
 
 
-def _percent(current: float, base: float) -> float | None:
+def percent_change(current: float, base: float) -> float | None:
     if not (base > 0 and math.isfinite(base) and math.isfinite(current)):
         return None
     return (current - base) / base * 100.0
+
+
+def _increase(current: float, base: float, floor: float, noise: float) -> float | None:
+    """The percent increase when it clears the absolute floor and the noise, else None."""
+    percent = percent_change(current, base)
+    change = current - base
+    if percent is None or percent <= 0 or change < floor or change <= noise:
+        return None
+    return percent
 
 
 def compare(
@@ -107,28 +127,41 @@ def compare(
     baseline: Baseline | None,
     thresholds: Thresholds | None = None,
     baseline_problem: str | None = None,
+    *,
+    noise: Noise | None = None,
+    basis: str = "",
+    reference_runs: int = 1,
 ) -> Comparison:
+    """The guide's rule, with the floors and (for a history of runs) the reference runs' noise."""
     t = thresholds or Thresholds()
     if baseline is None:
         return Comparison(None, None, None, (), 100, t, baseline_problem)
-    d_pct = _percent(duration_seconds, baseline.duration_seconds)
-    m_pct = _percent(peak_memory_mb, baseline.peak_memory_mb)
-    d_above_floor = duration_seconds - baseline.duration_seconds >= t.duration_floor_seconds
-    m_above_floor = peak_memory_mb - baseline.peak_memory_mb >= t.memory_floor_mb
-
+    n = noise or Noise()
+    figures = (
+        (
+            "Build duration",
+            duration_seconds,
+            baseline.duration_seconds,
+            t.duration_floor_seconds,
+            n.duration_seconds,
+        ),
+        ("Memory usage", peak_memory_mb, baseline.peak_memory_mb, t.memory_floor_mb, n.memory_mb),
+    )
     regressions: list[str] = []
     increases: list[float] = []
-    if d_pct is not None and d_pct > 0 and d_above_floor:
-        increases.append(d_pct)
-        if d_pct >= t.regression_percent:
-            regressions.append(f"Build duration increased by {round_half_away(d_pct)}%")
-    if m_pct is not None and m_pct > 0 and m_above_floor:
-        increases.append(m_pct)
-        if m_pct >= t.regression_percent:
-            regressions.append(f"Memory usage increased by {round_half_away(m_pct)}%")
-    largest = max(increases, default=0.0)
-    score = max(0, min(100, 100 - round_half_away(largest)))
-    return Comparison(baseline, d_pct, m_pct, tuple(regressions), score, t, baseline_problem)
+    for label, current, base, floor, allowance in figures:
+        percent = _increase(current, base, floor, allowance)
+        if percent is None:
+            continue
+        increases.append(percent)
+        if percent >= t.regression_percent:
+            regressions.append(f"{label} increased by {round_half_away(percent)}%")
+    score = max(0, min(100, 100 - round_half_away(max(increases, default=0.0))))
+    d_pct = percent_change(duration_seconds, baseline.duration_seconds)
+    m_pct = percent_change(peak_memory_mb, baseline.peak_memory_mb)
+    return Comparison(
+        baseline, d_pct, m_pct, tuple(regressions), score, t, baseline_problem, basis, reference_runs
+    )
 
 
 def _load_schema() -> dict[str, object]:

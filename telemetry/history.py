@@ -28,10 +28,9 @@ from typing import Any, Final
 import jsonschema
 
 from contracts.vocabulary import ActionStatus
-from telemetry.baseline import Thresholds, round_half_away
+from telemetry.baseline import Baseline, Comparison, Noise, Thresholds, compare
 
 SCHEMA_PATH: Final = Path(__file__).resolve().parent.parent / "schemas" / "history.schema.json"
-HISTORY_FILE: Final = "history.json"
 SCHEMA_VERSION: Final = 1
 # How many noise widths an increase must clear. 3 keeps false alarms near 0.3 % for normal noise.
 NOISE_MADS: Final = 3.0
@@ -93,19 +92,6 @@ class Reference:
         if self.runs == 1:
             return f"1 baseline run{where}"
         return f"median of {self.runs} baseline runs{where}"
-
-
-@dataclass(frozen=True)
-class HistoryComparison:
-    reference: Reference | None
-    duration_diff_percent: float | None
-    memory_diff_percent: float | None
-    regressions: tuple[str, ...]
-    performance_score: int
-
-    @property
-    def regression_detected(self) -> bool:
-        return bool(self.regressions)
 
 
 # --------------------------------------------------------------------------- the file
@@ -232,60 +218,21 @@ def reference_of(runs: Sequence[HistoryEntry], branch: str = "") -> Reference | 
     return Reference(len(runs), duration, memory, duration_noise, memory_noise, branch)
 
 
-def _percent(current: float, base: float) -> float | None:
-    if not (base > 0 and math.isfinite(base) and math.isfinite(current)):
-        return None
-    return (current - base) / base * 100.0
-
-
-@dataclass(frozen=True)
-class _Figure:
-    label: str  # the guide's words: "Build duration", "Memory usage"
-    current: float
-    reference: float
-    noise: float
-    floor: float
-
-
-def _clears(figure: _Figure, percent: float | None) -> bool:
-    increase = figure.current - figure.reference
-    return percent is not None and percent > 0 and increase >= figure.floor and increase > figure.noise
-
-
 def compare_with_history(
     duration_seconds: float,
     peak_memory_mb: float,
     reference: Reference | None,
     thresholds: Thresholds | None = None,
-) -> HistoryComparison:
-    """The noise-aware rule; see the module's docstring."""
-    t = thresholds or Thresholds()
+) -> Comparison:
+    """The noise-aware rule (see the module's docstring) as the guide's comparison."""
     if reference is None:
-        return HistoryComparison(None, None, None, (), 100)
-    figures = (
-        _Figure(
-            "Build duration",
-            duration_seconds,
-            reference.duration_seconds,
-            reference.duration_noise_seconds,
-            t.duration_floor_seconds,
-        ),
-        _Figure(
-            "Memory usage",
-            peak_memory_mb,
-            reference.peak_memory_mb,
-            reference.memory_noise_mb,
-            t.memory_floor_mb,
-        ),
+        return compare(duration_seconds, peak_memory_mb, None, thresholds)
+    return compare(
+        duration_seconds,
+        peak_memory_mb,
+        Baseline(reference.duration_seconds, reference.peak_memory_mb, ""),
+        thresholds,
+        noise=Noise(reference.duration_noise_seconds, reference.memory_noise_mb),
+        basis=reference.describe(),
+        reference_runs=reference.runs,
     )
-    percents = [_percent(f.current, f.reference) for f in figures]
-    regressions: list[str] = []
-    increases: list[float] = []
-    for figure, percent in zip(figures, percents, strict=True):
-        if percent is None or not _clears(figure, percent):
-            continue
-        increases.append(percent)
-        if percent >= t.regression_percent:
-            regressions.append(f"{figure.label} increased by {round_half_away(percent)}%")
-    score = max(0, min(100, 100 - round_half_away(max(increases, default=0.0))))
-    return HistoryComparison(reference, percents[0], percents[1], tuple(regressions), score)

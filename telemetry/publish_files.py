@@ -20,6 +20,7 @@ from contracts.vocabulary import BASELINE_FILE, DEFAULT_REGRESSION_THRESHOLD_PER
 from telemetry import baseline as baseline_mod
 from telemetry.baseline import Comparison, Thresholds
 from telemetry.failures import FailureAnalysis, FailureRules, analyze_run, load_rules, run_status
+from telemetry.history import Reference, compare_with_history
 from telemetry.metrics_doc import MetricsDocument
 from telemetry.model import RunData
 from telemetry.reporters.interface import ReportInput
@@ -49,13 +50,36 @@ class TelemetryReport:
         return bool(self.regressions)
 
 
-def _compare(run: RunData, directory: Path, thresholds: Thresholds, warnings: list[str]) -> Comparison:
-    """This run against the baseline an earlier run saved (none, or a broken one, is no regression)."""
+def _baseline_basis(found: baseline_mod.Baseline | None) -> str:
+    if found is None:
+        return ""
+    return f"{BASELINE_FILE} saved {found.saved_at}" if found.saved_at else BASELINE_FILE
+
+
+def _compare(
+    run: RunData,
+    directory: Path,
+    thresholds: Thresholds,
+    warnings: list[str],
+    reference: Reference | None,
+    workspace_baseline: bool,
+) -> Comparison:
+    """This run against the history's reference runs when there are any, else against the
+    baseline.json an earlier run saved (none, or a broken one, is no regression)."""
+    if reference is not None:
+        return compare_with_history(run.duration_seconds, run.memory.peak_mb, reference, thresholds)
+    if not workspace_baseline:
+        return baseline_mod.compare(run.duration_seconds, run.memory.peak_mb, None, thresholds)
     loaded = baseline_mod.load_baseline(directory / BASELINE_FILE)
     if loaded.problem:
         warnings.append(f"baseline ignored: {loaded.problem}")
     return baseline_mod.compare(
-        run.duration_seconds, run.memory.peak_mb, loaded.baseline, thresholds, loaded.problem
+        run.duration_seconds,
+        run.memory.peak_mb,
+        loaded.baseline,
+        thresholds,
+        loaded.problem,
+        basis=_baseline_basis(loaded.baseline),
     )
 
 
@@ -100,7 +124,15 @@ def write_all(
     rules: FailureRules | None = None,
     duration_floor_seconds: float = baseline_mod.DURATION_FLOOR_SECONDS,
     memory_floor_mb: float = baseline_mod.MEMORY_FLOOR_MB,
+    reference: Reference | None = None,
+    workspace_baseline: bool = True,
 ) -> TelemetryReport:
+    """Every telemetry file of a finished run.
+
+    ``reference``: the reference runs of a history (their medians and noise) to compare with;
+    without one, ``baseline.json`` in the folder is the reference unless ``workspace_baseline``
+    is off (``baseline-source: none``, or a history that has no reference runs yet).
+    """
     directory = Path(telemetry_dir)
     warnings: list[str] = []
     try:
@@ -111,7 +143,7 @@ def write_all(
     status = run_status(run)
     analyses = analyze_run(run, rules or load_rules())
     thresholds = Thresholds(threshold, duration_floor_seconds, memory_floor_mb)
-    comparison = _compare(run, directory, thresholds, warnings)
+    comparison = _compare(run, directory, thresholds, warnings, reference, workspace_baseline)
     document = build_metrics(
         run,
         status=status,

@@ -60,6 +60,8 @@ SPEC_OUTPUTS = (
     "performance-regressions",
     "regression-detected",
     "performance-score",
+    "history-artifact",
+    "baseline-runs",
 )
 
 

@@ -148,4 +148,4 @@ def test_floors_still_apply() -> None:
 
 def test_no_reference_is_no_comparison() -> None:
     result = compare_with_history(10.0, 10.0, reference_of([]))
-    assert result.reference is None and result.regressions == () and result.performance_score == 100
+    assert result.baseline is None and result.regressions == () and result.performance_score == 100

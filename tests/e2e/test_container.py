@@ -302,7 +302,7 @@ def test_image_holds_only_what_the_action_runs(action_image: ImageBuild) -> None
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert sorted(ran.stdout.split()) == sorted(
-        ["__pycache__", "action", "entrypoint.py", "multiarch", "schemas", "telemetry"]
+        ["__pycache__", "action", "contracts", "entrypoint.py", "multiarch", "schemas", "telemetry"]
     )
 
 

@@ -25,7 +25,14 @@ from action.assemble import BuildEnd, assemble
 from action.builder_args import invocation
 from action.builder_result import read_result
 from action.inputs import ActionInputs
-from action.outcome import ActionOutcome, FailureInfo, TelemetryFigures, new_debs, snapshot_debs
+from action.outcome import (
+    ActionOutcome,
+    DebSnapshot,
+    FailureInfo,
+    TelemetryFigures,
+    new_debs,
+    snapshot_debs,
+)
 from action.runner import CancelState, run_plain
 from contracts.vocabulary import ActionStatus, AnnotationLevel
 
@@ -72,6 +79,47 @@ def _cancel_signal(killed_by: int | None, exit_code: int | None) -> int | None:
     if exit_code is not None and exit_code - 128 in (signal.SIGINT, signal.SIGTERM):
         return exit_code - 128
     return None
+
+
+def _report(
+    run: RunData,
+    inputs: ActionInputs,
+    result: BuilderResult | None,
+    before: DebSnapshot | None,
+    plan: HistoryPlan | None,
+) -> tuple[TelemetryFigures | None, FailureInfo | None]:
+    """Every telemetry file of the run; a reporting bug is a warning, never the build's result."""
+    from action.assemble import failure_from_error
+    from action.telemetry_bridge import write_report
+
+    if result is not None:
+        built, failed = len(result.succeeded), len(result.failed)
+    elif before is not None:
+        # Command mode: the packages are the .deb files the command wrote.
+        built = len(new_debs(before, snapshot_debs(inputs.output_dir.absolute), inputs.workspace))
+        failed = 0
+    else:
+        built, failed = 0, 0
+    try:
+        builder_error = failure_from_error(result.error) if result and result.error else None
+        telemetry, analysis, warnings = write_report(
+            run,
+            inputs,
+            packages_built=built,
+            packages_failed=failed,
+            builder_error=builder_error,
+            history=plan,
+        )
+    except Exception as exc:  # a reporting bug must not hide the build's own result
+        annotate(
+            AnnotationLevel.WARNING,
+            f"telemetry report failed: {type(exc).__name__}: {exc}",
+            title="Telemetry",
+        )
+        return None, None
+    for warning in warnings:
+        annotate(AnnotationLevel.WARNING, warning, title="Telemetry")
+    return telemetry, analysis
 
 
 def _plan_history(inputs: ActionInputs, result: BuilderResult | None) -> HistoryPlan | None:
@@ -162,37 +210,8 @@ def _run(inputs: ActionInputs, cancel: CancelState, scratch: Path, started: floa
     telemetry: TelemetryFigures | None = None
     analysis: FailureInfo | None = None
     if run is not None:
-        from action.assemble import failure_from_error
-        from action.telemetry_bridge import write_report
-
-        if result is not None:
-            built, failed = len(result.succeeded), len(result.failed)
-        elif before is not None:
-            # Command mode: the packages are the .deb files the command wrote.
-            built = len(new_debs(before, snapshot_debs(inputs.output_dir.absolute), inputs.workspace))
-            failed = 0
-        else:
-            built, failed = 0, 0
         plan = _plan_history(inputs, result)
-        try:
-            builder_error = failure_from_error(result.error) if result and result.error else None
-            telemetry, analysis, warnings = write_report(
-                run,
-                inputs,
-                packages_built=built,
-                packages_failed=failed,
-                builder_error=builder_error,
-                history=plan,
-            )
-        except Exception as exc:  # a reporting bug must not hide the build's own result
-            annotate(
-                AnnotationLevel.WARNING,
-                f"telemetry report failed: {type(exc).__name__}: {exc}",
-                title="Telemetry",
-            )
-        else:
-            for warning in warnings:
-                annotate(AnnotationLevel.WARNING, warning, title="Telemetry")
+        telemetry, analysis = _report(run, inputs, result, before, plan)
     outcome = assemble(
         inputs, end, result=result, before=before, telemetry=telemetry, analysis=analysis, run=run
     )

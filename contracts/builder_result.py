@@ -17,11 +17,17 @@ Stdlib only: the builder subprocess imports it.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
-from collections.abc import Iterable, Mapping
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 from contracts.vocabulary import BuildStatus, FailureCategory, JobStatus, RunStatus
 
@@ -32,6 +38,7 @@ _CANCELLED_KEY: Final = str(RunStatus.CANCELLED)
 
 # A JSON object as json.loads gives it; the writer's values are JSON types only.
 Document = dict[str, object]
+_PartT = TypeVar("_PartT", bound="DataclassInstance")
 
 
 # --------------------------------------------------------------------------- tolerant field readers
@@ -117,27 +124,11 @@ class LintianCounts:
         return self.errors == 0 and self.warnings == 0
 
     def to_document(self) -> Document:
-        return {
-            "errors": self.errors,
-            "warnings": self.warnings,
-            "info": self.info,
-            "pedantic": self.pedantic,
-            "overridden": self.overridden,
-            "tags": list(self.tags),
-        }
+        return _document(self, order=("errors", "warnings", "info", "pedantic", "overridden", "tags"))
 
     @classmethod
     def from_document(cls, value: object) -> LintianCounts | None:
-        if not isinstance(value, dict):
-            return None
-        return cls(
-            errors=_int(value.get("errors")),
-            warnings=_int(value.get("warnings")),
-            info=_int(value.get("info")),
-            tags=_strings(value.get("tags")),
-            pedantic=_int(value.get("pedantic")),
-            overridden=_int(value.get("overridden")),
-        )
+        return _read(cls, value) if isinstance(value, dict) else None
 
 
 @dataclass(frozen=True)
@@ -163,42 +154,13 @@ class JobResult:
         return self.status == JobStatus.SUCCESS
 
     def to_document(self) -> Document:
-        document: Document = {
-            "arch": self.arch,
-            "suite": self.suite,
-            "status": self.status,
-            "version": self.version,
-            "package_path": self.package_path,
-            "size": self.size,
-            "sha256": self.sha256,
-            "reason": self.reason,
-            "failure_category": self.failure_category,
-            "lintian": self.lintian.to_document() if self.lintian is not None else None,
-            "duration_seconds": round(self.duration_seconds, 3),
-        }
-        if self.transient:
-            document["transient"] = True
-        if self.remediation:
-            document["remediation"] = list(self.remediation)
+        document = _document(self, unless_empty=("transient", "remediation"))
+        document["duration_seconds"] = round(self.duration_seconds, 3)
         return document
 
     @classmethod
     def from_document(cls, value: Mapping[str, object]) -> JobResult:
-        return cls(
-            arch=_str(value.get("arch")),
-            suite=_str(value.get("suite")),
-            status=_job_status(value.get("status")),
-            version=_str(value.get("version")),
-            package_path=_str(value.get("package_path")),
-            size=_int(value.get("size")),
-            sha256=_str(value.get("sha256")),
-            reason=_str(value.get("reason")),
-            failure_category=_category(value.get("failure_category")),
-            lintian=LintianCounts.from_document(value.get("lintian")),
-            duration_seconds=_float(value.get("duration_seconds")),
-            transient=value.get("transient") is True,
-            remediation=_strings(value.get("remediation")),
-        )
+        return _read(cls, value)
 
 
 @dataclass(frozen=True)
@@ -210,18 +172,11 @@ class SkippedArch:
     suite: str | None = None  # set when only this suite lacks the arch's port
 
     def to_document(self) -> Document:
-        document: Document = {"arch": self.arch, "reason": self.reason}
-        if self.suite:
-            document["suite"] = self.suite
-        return document
+        return _document(self, unless_empty=("suite",))
 
     @classmethod
     def from_document(cls, value: Mapping[str, object]) -> SkippedArch:
-        return cls(
-            arch=_str(value.get("arch")),
-            reason=_str(value.get("reason")),
-            suite=_opt_str(value.get("suite")),
-        )
+        return _read(cls, value)
 
 
 @dataclass(frozen=True)
@@ -237,29 +192,11 @@ class EarlyFailure:
     remediation: tuple[str, ...] = ()
 
     def to_document(self) -> Document:
-        return {
-            "category": self.category,
-            "message": self.message,
-            "file": self.file,
-            "line": self.line,
-            "field": self.field,
-            "transient": self.transient,
-            "remediation": list(self.remediation),
-        }
+        return _document(self)
 
     @classmethod
     def from_document(cls, value: object) -> EarlyFailure | None:
-        if not isinstance(value, dict):
-            return None
-        return cls(
-            category=_category(value.get("category")) or FailureCategory.UNKNOWN,
-            message=_str(value.get("message")),
-            file=_opt_str(value.get("file")),
-            line=_positive_int(value.get("line")),
-            field=_opt_str(value.get("field")),
-            transient=value.get("transient") is True,
-            remediation=_strings(value.get("remediation")),
-        )
+        return _read(cls, value) if isinstance(value, dict) else None
 
 
 # --------------------------------------------------------------------------- the whole file
@@ -295,37 +232,67 @@ class BuilderResult:
         return tuple(j for j in self.jobs if not j.succeeded)
 
     def to_document(self) -> Document:
-        document: Document = {
-            "schema": RESULT_SCHEMA_VERSION,
-            "package": self.package,
-            "tag": self.tag,
-            "upstream_version": self.upstream_version,
-            "build_version": self.build_version,
-            "status": self.status,
-            "jobs": [job.to_document() for job in self.jobs],
-            "skipped": [skip.to_document() for skip in self.skipped],
-            "error": self.error.to_document() if self.error is not None else None,
-        }
-        if self.cancelled:
-            document[_CANCELLED_KEY] = True
-        return document
+        return {"schema": RESULT_SCHEMA_VERSION, **_document(self, unless_empty=(_CANCELLED_KEY,))}
 
     @classmethod
     def from_document(cls, document: object) -> BuilderResult | None:
         """The result a parsed file describes, or ``None`` when it is not a JSON object."""
-        if not isinstance(document, dict):
-            return None
-        return cls(
-            package=_str(document.get("package")),
-            tag=_str(document.get("tag")),
-            upstream_version=_str(document.get("upstream_version")),
-            build_version=_str(document.get("build_version")),
-            status=_build_status(document.get("status")),
-            jobs=tuple(JobResult.from_document(j) for j in _objects(document.get("jobs"))),
-            skipped=tuple(SkippedArch.from_document(s) for s in _objects(document.get("skipped"))),
-            error=EarlyFailure.from_document(document.get("error")),
-            cancelled=document.get(_CANCELLED_KEY) is True,
-        )
+        return _read(cls, document) if isinstance(document, dict) else None
+
+
+# --------------------------------------------------------------------------- one writer, one reader
+
+
+def _document(
+    part: DataclassInstance, *, order: Sequence[str] = (), unless_empty: Iterable[str] = ()
+) -> Document:
+    """A part's fields as JSON values, in ``order`` (else declaration order).
+
+    The ``unless_empty`` fields are written only when they say something; a nested part is its
+    own document, a tuple a list.
+    """
+    names = order or [f.name for f in dataclasses.fields(part)]
+    values = {name: getattr(part, name) for name in names}
+    return {name: _json(value) for name, value in values.items() if value or name not in unless_empty}
+
+
+def _json(value: object) -> object:
+    if isinstance(value, tuple):
+        return [_json(item) for item in value]
+    to_document: Callable[[], Document] | None = getattr(value, "to_document", None)
+    return value if to_document is None else to_document()
+
+
+def _read(cls: type[_PartT], document: Mapping[str, object]) -> _PartT:
+    """A part from its JSON object: each field read by the tolerant reader of its type."""
+    hints = _field_types(cls)
+    return cls(**{name: _READERS[hint](document.get(name)) for name, hint in hints.items()})
+
+
+@functools.cache
+def _field_types(cls: type[DataclassInstance]) -> dict[str, object]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+# Each field type's tolerant reader (see the readers at the top).
+_READERS: Final[Mapping[object, Callable[[object], object]]] = {
+    str: _str,
+    str | None: _opt_str,  # an empty text reads as None too
+    int: _int,
+    int | None: _positive_int,  # a line number: none below 1
+    float: _float,
+    bool: lambda value: value is True,
+    tuple[str, ...]: _strings,
+    FailureCategory: lambda value: _category(value) or FailureCategory.UNKNOWN,
+    FailureCategory | None: _category,
+    JobStatus: _job_status,
+    BuildStatus: _build_status,
+    LintianCounts | None: LintianCounts.from_document,
+    EarlyFailure | None: EarlyFailure.from_document,
+    tuple[JobResult, ...]: lambda value: tuple(JobResult.from_document(j) for j in _objects(value)),
+    tuple[SkippedArch, ...]: lambda value: tuple(SkippedArch.from_document(s) for s in _objects(value)),
+}
 
 
 def read_builder_result(path: Path) -> BuilderResult | None:

@@ -598,28 +598,19 @@ class _Runner:
             return _cancelled_job(job, duration=time.monotonic() - start)
         except MultiarchError as exc:
             events.stage_complete(stage, StageStatus.FAILURE, exc.message[:500])
-            return JobResult(
-                arch=job.arch,
-                suite=job.suite,
-                status=JobStatus.FAILURE,
-                version=job.version,
-                reason=exc.message,
-                failure_category=exc.category,
-                duration_seconds=time.monotonic() - start,
+            return _failed_job(
+                job,
+                exc.message,
+                exc.category,
+                duration=time.monotonic() - start,
                 transient=exc.transient,
                 remediation=tuple(exc.remediation),
             )
         except Exception as exc:  # a bug: report it as such, and keep the other jobs going
             _report_unexpected(stage, exc)
             detail = "".join(traceback.format_exception_only(exc)).strip()
-            return JobResult(
-                arch=job.arch,
-                suite=job.suite,
-                status=JobStatus.FAILURE,
-                version=job.version,
-                reason=f"internal error: {detail}",
-                failure_category=FailureCategory.UNKNOWN,
-                duration_seconds=time.monotonic() - start,
+            return _failed_job(
+                job, f"internal error: {detail}", FailureCategory.UNKNOWN, duration=time.monotonic() - start
             )
         finally:
             self.job_done(job.arch)
@@ -664,15 +655,31 @@ class _Runner:
             shutil.rmtree(self.work / arch, ignore_errors=True)
 
 
-def _cancelled_job(job: PlannedJob, duration: float = 0.0) -> JobResult:
+def _failed_job(
+    job: PlannedJob,
+    reason: str,
+    category: FailureCategory | None,
+    *,
+    duration: float = 0.0,
+    transient: bool = False,
+    remediation: tuple[str, ...] = (),
+) -> JobResult:
+    """A job that left no package, and why (no category for a cancelled one)."""
     return JobResult(
         arch=job.arch,
         suite=job.suite,
         status=JobStatus.FAILURE,
         version=job.version,
-        reason=_CANCELLED_REASON,
+        reason=reason,
+        failure_category=category,
         duration_seconds=duration,
+        transient=transient,
+        remediation=remediation,
     )
+
+
+def _cancelled_job(job: PlannedJob, duration: float = 0.0) -> JobResult:
+    return _failed_job(job, _CANCELLED_REASON, None, duration=duration)
 
 
 def _missing_results(plan: Plan) -> list[JobResult]:
@@ -680,13 +687,10 @@ def _missing_results(plan: Plan) -> list[JobResult]:
     out = []
     for job in plan.failed_jobs:
         why = next(m for m in plan.missing if m.arch == job.arch)
-        result = JobResult(
-            arch=job.arch,
-            suite=job.suite,
-            status=JobStatus.FAILURE,
-            version=job.version,
-            reason=why.reason,
-            failure_category=why.category,
+        result = _failed_job(
+            job,
+            why.reason,
+            why.category,
             remediation=("check the release's asset names, or map this arch to an asset in package.yaml",),
         )
         events.failure(

@@ -178,12 +178,8 @@ def md5sums_bytes(entries: Iterable[DataEntry], known: Mapping[str, str] | None 
 
 def file_md5(entry: DataEntry) -> str:
     h = hashlib.md5(usedforsecurity=False)
-    if entry.data is not None:
-        h.update(entry.data)
-    elif entry.source is not None:
-        with open(entry.source, "rb") as fh:
-            while block := fh.read(1 << 20):
-                h.update(block)
+    for block in entry.blocks():
+        h.update(block)
     return h.hexdigest()
 
 
@@ -297,6 +293,20 @@ THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY, OR TORT (INCLUDING N
 OTHERWISE) ARISING IN ANY WAY OUT OF THE USE OF THIS SOFTWARE, EVEN IF ADVISED OF THE
 POSSIBILITY OF SUCH DAMAGE."""
 
+# ISC and 0BSD (ISC without its condition) share the grant and the disclaimer.
+_ISC_GRANT = """\
+Permission to use, copy, modify, and/or distribute this software for any purpose with or
+without fee is hereby granted"""
+_ISC_CONDITION = """, provided that the above copyright notice and this permission
+notice appear in all copies"""
+_ISC_DISCLAIMER = """\
+THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES WITH REGARD TO THIS
+SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE
+AUTHOR BE LIABLE FOR ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN ACTION OF CONTRACT,
+NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF OR IN CONNECTION WITH THE USE OR PERFORMANCE
+OF THIS SOFTWARE."""
+
 # Short permissive licenses: their terms require the text to travel with the binaries.
 _INLINE_TEXTS = {
     "Expat": """Permission is hereby granted, free of charge, to any person obtaining a copy of this
@@ -315,25 +325,8 @@ DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE,
 OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.""",
     "BSD-2-clause": _BSD_HEAD + _BSD_CONDITIONS + "\n" + _BSD_DISCLAIMER,
     "BSD-3-clause": _BSD_HEAD + _BSD_CONDITIONS + _BSD_NO_ENDORSEMENT + "\n" + _BSD_DISCLAIMER,
-    "ISC": """Permission to use, copy, modify, and/or distribute this software for any purpose with or
-without fee is hereby granted, provided that the above copyright notice and this permission
-notice appear in all copies.
-
-THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES WITH REGARD TO THIS
-SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE
-AUTHOR BE LIABLE FOR ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
-WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN ACTION OF CONTRACT,
-NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF OR IN CONNECTION WITH THE USE OR PERFORMANCE
-OF THIS SOFTWARE.""",
-    "0BSD": """Permission to use, copy, modify, and/or distribute this software for any purpose with or
-without fee is hereby granted.
-
-THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES WITH REGARD TO THIS
-SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE
-AUTHOR BE LIABLE FOR ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
-WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN ACTION OF CONTRACT,
-NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF OR IN CONNECTION WITH THE USE OR PERFORMANCE
-OF THIS SOFTWARE.""",
+    "ISC": _ISC_GRANT + _ISC_CONDITION + ".\n\n" + _ISC_DISCLAIMER,
+    "0BSD": _ISC_GRANT + ".\n\n" + _ISC_DISCLAIMER,
     "Zlib": """This software is provided 'as-is', without any express or implied warranty. In no event
 will the authors be held liable for any damages arising from the use of this software.
 

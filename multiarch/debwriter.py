@@ -47,7 +47,7 @@ import struct
 import tarfile
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +124,15 @@ class DataEntry:
         return DataEntry(
             path=_clean_path(path), kind="file", mode=mode, size=st.st_size, source=Path(source), key=ident
         )
+
+    def blocks(self) -> Iterator[bytes]:
+        """The content in blocks of at most 1 MiB, a file read as it goes (none for a dir or link)."""
+        if self.data is not None:
+            yield self.data
+        elif self.source is not None:
+            with open(self.source, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    yield block
 
     def read(self) -> bytes:
         if self.data is not None:
@@ -673,10 +682,6 @@ def materialize(entries: Iterable[DataEntry], root: Path) -> None:
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "wb") as fh:
-                if entry.data is not None:
-                    fh.write(entry.data)
-                elif entry.source is not None:
-                    with open(entry.source, "rb") as src:
-                        while block := src.read(1 << 20):
-                            fh.write(block)
+                for block in entry.blocks():
+                    fh.write(block)
             os.chmod(target, entry.mode & 0o7777)

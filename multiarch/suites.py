@@ -30,10 +30,11 @@ Debian's version comparison).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar, cast
@@ -244,37 +245,24 @@ def load_table(path: Path | None = None, *, schema_path: Path = SCHEMA_FILE) -> 
         raise ConfigError(f"suite table is not valid JSON: {exc.msg}", file=file, line=exc.lineno) from exc
     _schema_errors(document, schema_path, file)
     doc = cast(dict[str, Any], document)
-    suites = tuple(
-        Suite(
-            name=s["name"],
-            version=s["version"],
-            version_suffix=s["version_suffix"],
-            dpkg_version=s["dpkg_version"],
-            deb_compressors=tuple(s["deb_compressors"]),
-            default=s["default"],
-            architectures=tuple(s["architectures"]),
-            note=s.get("note", ""),
-            order=i,
-        )
-        for i, s in enumerate(doc["suites"])
-    )
-    arches = tuple(
-        ArchInfo(
-            name=a["name"],
-            elf_class=a["elf_class"],
-            endianness=a["endianness"],
-            e_machine=a["e_machine"],
-            arm_float_abi=a["arm_float_abi"],
-            gnu_triplet=a["gnu_triplet"],
-            multiarch_tuple=a["multiarch_tuple"],
-            qemu_user=a["qemu_user"],
-            upstream_tokens=tuple(a["upstream_tokens"]),
-        )
-        for a in doc["architectures"]
-    )
+    # The schema has checked every row, and its keys are the dataclasses' field names.
+    suites = tuple(_from_row(Suite, s, note=s.get("note", ""), order=i) for i, s in enumerate(doc["suites"]))
+    arches = tuple(_from_row(ArchInfo, a) for a in doc["architectures"])
     table = SuiteTable(suites=suites, arches=arches, source=file)
     _cross_check(table)
     return table
+
+
+_Row = TypeVar("_Row", Suite, ArchInfo)
+
+
+def _from_row(cls: type[_Row], row: Mapping[str, Any], **given: object) -> _Row:
+    """A table row as its dataclass: each field from the key of its name, JSON lists as tuples."""
+    values: dict[str, object] = {}
+    for item in dataclasses.fields(cls):
+        value = given[item.name] if item.name in given else row[item.name]
+        values[item.name] = tuple(value) if isinstance(value, list) else value
+    return cls(**values)  # type: ignore[arg-type]
 
 
 @functools.cache

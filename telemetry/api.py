@@ -350,8 +350,7 @@ def record_build_stage_complete(
     *,
     caller_pid: int | None = None,
 ) -> bool:
-    if status not in channel.STAGE_STATUSES:
-        raise ValueError(f"stage status must be one of {', '.join(channel.STAGE_STATUSES)}, not {status!r}")
+    channel.check_stage_status(status)
     return _record(
         config, caller_pid, EventType.STAGE_COMPLETE, name, name=name, status=status, message=message
     )

@@ -32,6 +32,7 @@ import jsonschema
 
 from contracts.fileio import atomic_write_json
 from contracts.vocabulary import DEFAULT_REGRESSION_THRESHOLD_PERCENT
+from telemetry.json_documents import checked_document
 
 if TYPE_CHECKING:
     from telemetry.metrics_doc import BaselineDiff, JsonObject, MetricsDocument
@@ -188,15 +189,9 @@ def load_baseline(path: Path) -> BaselineLoad:
         return BaselineLoad(None, None)
     except (OSError, UnicodeDecodeError) as exc:
         return BaselineLoad(None, f"{path}: unreadable ({exc})")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return BaselineLoad(None, f"{path}: not valid JSON ({exc})")
-    try:
-        jsonschema.validate(doc, _load_schema())
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
-        return BaselineLoad(None, f"{path}: does not match baseline.schema.json at {where}: {exc.message}")
+    doc, problem = checked_document(text, SCHEMA_PATH, str(path))
+    if problem is not None:
+        return BaselineLoad(None, problem)
     # The schema made it an object with the two figures; saved_at, when there, a string.
     saved_at = doc.get("saved_at", "")
     found = baseline_from_document(MetricsDocument.from_json(doc), str(saved_at))

@@ -81,9 +81,14 @@ def stage_start(name: str, path: str | None = None) -> bool:
     return emit({"type": EventType.STAGE_START, "name": name}, path)
 
 
-def stage_complete(name: str, status: str, message: str = "", path: str | None = None) -> bool:
+def check_stage_status(status: str) -> None:
+    """A writer's mistake is an error at once, not a stage that silently never completes."""
     if status not in STAGE_STATUSES:
         raise ValueError(f"stage status must be one of {', '.join(STAGE_STATUSES)}, not {status!r}")
+
+
+def stage_complete(name: str, status: str, message: str = "", path: str | None = None) -> bool:
+    check_stage_status(status)
     return emit({"type": EventType.STAGE_COMPLETE, "name": name, "status": status, "message": message}, path)
 
 

@@ -403,6 +403,27 @@ def _with_verdict(
     )
 
 
+def _event_verdict(
+    event: FailureEvent, rules: FailureRules, proc_exit: int | None, proc_signal: str | None
+) -> tuple[str, Verdict, int | None, str | None] | None:
+    """What the event says in structured form: its category, its code, or an errno in its reason.
+
+    Returns (how it matched, the verdict, exit code, signal name), like ``structured_verdict``;
+    the exit code and signal are the process's unless the event's code names its own.
+    """
+    exit_code = _code_as_exit(event.code, proc_exit)
+    if event.category in CATEGORIES and event.category != FailureCategory.UNKNOWN:
+        return f"category:{event.category}", rules.categories[event.category], exit_code, proc_signal
+    found = structured_verdict(event.code, rules)
+    if found is not None and found[1].category != FailureCategory.UNKNOWN:
+        matched, verdict, code_exit, code_signal = found
+        return matched, verdict, proc_exit if code_exit is None else code_exit, code_signal or proc_signal
+    in_text = _errno_in_text(event.reason, rules)
+    if in_text is not None and in_text[1].category != FailureCategory.UNKNOWN:
+        return *in_text, exit_code, proc_signal
+    return None
+
+
 def classify_event(
     event: FailureEvent,
     rules: FailureRules,
@@ -413,41 +434,16 @@ def classify_event(
     proc_signal = signal_name(outcome.signal) if outcome else None
     stage = event.stage or "build"
 
-    if event.category in CATEGORIES and event.category != FailureCategory.UNKNOWN:
-        v = rules.categories[event.category]
-        return _with_verdict(
-            v,
-            f"category:{event.category}",
-            stage=stage,
-            reason=event.reason,
-            exit_code=_code_as_exit(event.code, proc_exit),
-            signal=proc_signal,
-            transient=event.transient,
-            remediation=event.remediation,
-        )
-
-    found = structured_verdict(event.code, rules)
-    if found is not None and found[1].category != FailureCategory.UNKNOWN:
-        matched, v, code_exit, code_signal = found
+    said = _event_verdict(event, rules, proc_exit, proc_signal)
+    if said is not None:
+        matched, v, said_exit, said_signal = said
         return _with_verdict(
             v,
             matched,
             stage=stage,
             reason=event.reason,
-            exit_code=code_exit if code_exit is not None else proc_exit,
-            signal=code_signal or proc_signal,
-            transient=event.transient,
-            remediation=event.remediation,
-        )
-    in_text = _errno_in_text(event.reason, rules)
-    if in_text is not None and in_text[1].category != FailureCategory.UNKNOWN:
-        return _with_verdict(
-            in_text[1],
-            in_text[0],
-            stage=stage,
-            reason=event.reason,
-            exit_code=_code_as_exit(event.code, proc_exit),
-            signal=proc_signal,
+            exit_code=said_exit,
+            signal=said_signal,
             transient=event.transient,
             remediation=event.remediation,
         )

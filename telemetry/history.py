@@ -17,7 +17,6 @@ the percent is over the median.
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -25,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import jsonschema
-
 from contracts.vocabulary import ActionStatus
 from telemetry.baseline import Baseline, Comparison, Noise, Thresholds, compare
+from telemetry.json_documents import checked_document
 
 SCHEMA_PATH: Final = Path(__file__).resolve().parent.parent / "schemas" / "history.schema.json"
 SCHEMA_VERSION: Final = 1
@@ -115,24 +113,13 @@ def _entry_from(doc: Mapping[str, Any]) -> HistoryEntry:
     )
 
 
-def _schema() -> dict[str, object]:
-    loaded: dict[str, object] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return loaded
-
-
 def parse_history(data: bytes, origin: str) -> HistoryLoad:
     """Read a history file's bytes; never raises. ``origin`` names the file in problems."""
     if len(data) > MAX_HISTORY_BYTES:
         return HistoryLoad(None, f"{origin}: {len(data)} bytes, more than a history can be")
-    try:
-        doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return HistoryLoad(None, f"{origin}: not valid JSON ({exc})")
-    try:
-        jsonschema.validate(doc, _schema())
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
-        return HistoryLoad(None, f"{origin}: does not match history.schema.json at {where}: {exc.message}")
+    doc, problem = checked_document(data, SCHEMA_PATH, origin)
+    if problem is not None:
+        return HistoryLoad(None, problem)
     entries = tuple(_entry_from(e) for e in doc["entries"])
     for entry in entries:
         if not (math.isfinite(entry.duration_seconds) and math.isfinite(entry.peak_memory_mb)):

@@ -15,10 +15,13 @@ rounded twin, so ``parse(serialise(doc)) == doc`` and old files still read.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from collections.abc import Mapping, Sequence
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, TypeAlias
+from typing import TYPE_CHECKING, Final, TypeAlias, TypeGuard, TypeVar
 
 from contracts.vocabulary import DEFAULT_REGRESSION_THRESHOLD_PERCENT, MemoryLayout, RunStatus
 from telemetry.failures import FailureAnalysis
@@ -217,7 +220,7 @@ class MetricsDocument:
         """Read a parsed metrics.json (or baseline.json); raises ``MetricsFormatError`` if it is none."""
         if not isinstance(value, Mapping) or not isinstance(value.get("build_session"), Mapping):
             raise MetricsFormatError("not a metrics.json document")
-        return _parse_document(_Reader(value))
+        return _parse(cls, _Reader(value))
 
 
 # --------------------------------------------------------------------------- serialiser
@@ -287,6 +290,9 @@ class _Reader:
         value = self._data.get(key)
         return value if isinstance(value, bool) else None
 
+    def has_section(self, key: str) -> bool:
+        return isinstance(self._data.get(key), Mapping)
+
     def section(self, key: str) -> _Reader:
         value = self._data.get(key)
         return _Reader(value if isinstance(value, Mapping) else {})
@@ -301,139 +307,24 @@ class _Reader:
         value = self._data.get(key)
         return tuple(item for item in value if isinstance(item, str)) if isinstance(value, list) else ()
 
-    def entries(self) -> list[tuple[str, object]]:
-        return list(self._data.items())
+    def names(self) -> list[str]:
+        return list(self._data)
 
 
-def _parse_document(doc: _Reader) -> MetricsDocument:
-    analysis = doc.section("failure_analysis")
-    return MetricsDocument(
-        schema_version=doc.integer("schema_version") or SCHEMA_VERSION,
-        build_session=_parse_session(doc.section("build_session")),
-        memory_metrics=_parse_memory(doc.section("memory_metrics")),
-        network_metrics=_parse_network(doc.section("network_metrics")),
-        cpu_metrics=_parse_cpu(doc.section("cpu_metrics")),
-        disk_metrics=_parse_disk(doc.section("disk_metrics")),
-        build_metrics=_parse_build(doc.section("build_metrics")),
-        performance_metrics=_parse_performance(doc.section("performance_metrics")),
-        failure_analysis=_parse_failure(analysis) if analysis.entries() else None,
-        sampler_errors=doc.texts("sampler_errors"),
-    )
+# How one field is read, given the object that holds it and the field's key.
+_FieldRead: TypeAlias = Callable[[_Reader, str], object]
+_SectionT = TypeVar("_SectionT", bound="DataclassInstance")
 
 
-def _exact(section: _Reader, key: str, rounded_key: str) -> float:
-    """An ``*_exact`` figure, or its rounded twin in a file written before it existed."""
-    return section.number(key) if section.has(key) else section.number(rounded_key)
+def _parse(cls: type[_SectionT], data: _Reader) -> _SectionT:
+    """One section: each field read by the rule of its declared type, see ``_field_reads``."""
+    return cls(**{name: read(data, name) for name, read in _field_reads(cls)})
 
 
-def _parse_session(s: _Reader) -> BuildSession:
-    return BuildSession(
-        start_time=s.text("start_time"),
-        end_time=s.text("end_time"),
-        duration_seconds=s.integer("duration_seconds"),
-        duration_seconds_exact=_exact(s, "duration_seconds_exact", "duration_seconds"),
-        start_timestamp=s.number("start_timestamp"),
-        end_timestamp=s.number("end_timestamp"),
-        hostname=s.text("hostname"),
-        os_info=s.text("os_info"),
-        cpu_cores=s.integer("cpu_cores"),
-        memory_total_mb=s.integer("memory_total_mb"),
-        disk_available_gb=s.integer("disk_available_gb"),
-        disk_available_gb_exact=_exact(s, "disk_available_gb_exact", "disk_available_gb"),
-    )
-
-
-def _parse_memory(m: _Reader) -> MemoryMetrics:
-    return MemoryMetrics(
-        peak_usage_mb=m.integer("peak_usage_mb"),
-        peak_usage_mb_exact=_exact(m, "peak_usage_mb_exact", "peak_usage_mb"),
-        peak_source=m.text("peak_source"),
-        peak_source_description=m.text("peak_source_description"),
-        layout=m.text("layout", MemoryLayout.NONE),
-        peak_figures=tuple(
-            PeakFigureEntry(f.text("source"), f.number("value_mb")) for f in m.items("peak_figures")
-        ),
-        system_used_peak_mb=m.number("system_used_peak_mb"),
-        samples=tuple(
-            MemorySampleEntry(
-                s.number("timestamp"),
-                s.number("memory_mb"),
-                s.number("system_used_mb"),
-                s.optional_number("tree_rss_mb"),
-            )
-            for s in m.items("samples")
-        ),
-    )
-
-
-def _parse_network(n: _Reader) -> NetworkMetrics:
-    per_interface = {
-        name: InterfaceBytes(_Reader(v).integer("bytes_received"), _Reader(v).integer("bytes_sent"))
-        for name, v in n.section("per_interface").entries()
-        if isinstance(v, Mapping)
-    }
-    return NetworkMetrics(
-        bytes_downloaded=n.integer("bytes_downloaded"),
-        bytes_uploaded=n.integer("bytes_uploaded"),
-        interface=n.text("interface"),
-        connection_count=n.integer("connection_count"),
-        interface_shared=n.optional_flag("interface_shared"),
-        builder_downloaded_bytes=n.optional_integer("builder_downloaded_bytes"),
-        per_interface=per_interface,
-        samples=tuple(
-            NetworkSampleEntry(s.number("timestamp"), s.integer("bytes_received"), s.integer("bytes_sent"))
-            for s in n.items("samples")
-        ),
-    )
-
-
-def _parse_cpu(c: _Reader) -> CpuMetrics:
-    return CpuMetrics(
-        user_seconds=c.number("user_seconds"),
-        system_seconds=c.number("system_seconds"),
-        average_percent=c.number("average_percent"),
-        peak_percent=c.number("peak_percent"),
-        system_average_percent=c.number("system_average_percent"),
-        samples=tuple(
-            CpuSampleEntry(s.number("timestamp"), s.number("tree_percent"), s.number("system_percent"))
-            for s in c.items("samples")
-        ),
-    )
-
-
-def _parse_disk(d: _Reader) -> DiskMetrics:
-    return DiskMetrics(
-        read_bytes=d.integer("read_bytes"),
-        write_bytes=d.integer("write_bytes"),
-        path=d.text("path"),
-        free_before_bytes=d.integer("free_before_bytes"),
-        free_after_bytes=d.integer("free_after_bytes"),
-        source=d.text("source"),
-        samples=tuple(
-            DiskSampleEntry(s.number("timestamp"), s.integer("read_bytes"), s.integer("write_bytes"))
-            for s in d.items("samples")
-        ),
-    )
-
-
-def _parse_stage(s: _Reader) -> StageEntry:
-    return StageEntry(
-        name=s.text("name"),
-        status=s.text("status"),
-        duration=s.integer("duration"),
-        duration_seconds=s.number("duration_seconds"),
-        start_time=s.text("start_time"),
-        end_time=s.text("end_time"),
-        message=s.text("message"),
-        peak_memory_mb=s.number("peak_memory_mb"),
-        cpu_seconds=s.number("cpu_seconds"),
-        average_cpu_percent=s.number("average_cpu_percent"),
-    )
-
-
-def _run_status(text: str) -> RunStatus:
+def _run_status(r: _Reader, key: str) -> RunStatus:
     # A file without a status was written by a build that did not say otherwise: a success.
     # A status this version does not know is not a success either.
+    text = r.text(key)
     if not text:
         return RunStatus.SUCCESS
     try:
@@ -442,47 +333,81 @@ def _run_status(text: str) -> RunStatus:
         return RunStatus.FAILURE
 
 
-def _parse_build(b: _Reader) -> BuildMetrics:
-    counters = b.section("counters")
-    return BuildMetrics(
-        status=_run_status(b.text("status")),
-        exit_code=b.optional_integer("exit_code"),
-        signal=b.optional_text("signal"),
-        failure_category=b.text("failure_category"),
-        failure_stage=b.text("failure_stage"),
-        failure_reason=b.text("failure_reason"),
-        packages_built=b.integer("packages_built"),
-        packages_failed=b.integer("packages_failed"),
-        build_stages=tuple(_parse_stage(s) for s in b.items("build_stages")),
-        counters={name: counters.number(name) for name, _ in counters.entries() if counters.has(name)},
-    )
+def _exact(r: _Reader, key: str, rounded_key: str) -> float:
+    """An ``*_exact`` figure, or its rounded twin in a file written before it existed."""
+    return r.number(key) if r.has(key) else r.number(rounded_key)
 
 
-def _parse_performance(p: _Reader) -> PerformanceMetrics:
-    diff = p.section("baseline_comparison")
-    floors = p.section("noise_floors")
-    return PerformanceMetrics(
-        regressions_detected=p.texts("regressions_detected"),
-        baseline_comparison=BaselineDiff(
-            diff.optional_integer("duration_diff_percent"), diff.optional_integer("memory_diff_percent")
-        ),
-        performance_score=int(p.number("performance_score", 100)),
-        baseline_available=p.flag("baseline_available"),
-        baseline_saved_at=p.optional_text("baseline_saved_at"),
-        baseline_problem=p.optional_text("baseline_problem"),
-        threshold_percent=p.number("threshold_percent", DEFAULT_REGRESSION_THRESHOLD_PERCENT),
-        noise_floors=NoiseFloors(floors.number("duration_seconds"), floors.number("memory_mb")),
-    )
+# The fields whose missing value is not their type's empty one.
+_FIELD_READS: Final[Mapping[tuple[type, str], _FieldRead]] = {
+    (MetricsDocument, "schema_version"): lambda r, key: r.integer(key) or SCHEMA_VERSION,
+    (MemoryMetrics, "layout"): lambda r, key: r.text(key, MemoryLayout.NONE),
+    (PerformanceMetrics, "performance_score"): lambda r, key: int(r.number(key, 100)),
+    (PerformanceMetrics, "threshold_percent"): (
+        lambda r, key: r.number(key, DEFAULT_REGRESSION_THRESHOLD_PERCENT)
+    ),
+}
+
+# The value types a field holds, read as written or as their empty value.
+_TYPE_READS: Final[Mapping[object, _FieldRead]] = {
+    str: _Reader.text,
+    int: _Reader.integer,
+    float: _Reader.number,
+    bool: _Reader.flag,
+    str | None: _Reader.optional_text,
+    int | None: _Reader.optional_integer,
+    float | None: _Reader.optional_number,
+    bool | None: _Reader.optional_flag,
+    tuple[str, ...]: _Reader.texts,
+    RunStatus: _run_status,
+}
 
 
-def _parse_failure(a: _Reader) -> FailureAnalysis:
-    return FailureAnalysis(
-        category=a.text("category"),
-        stage=a.text("stage"),
-        reason=a.text("reason"),
-        exit_code=a.optional_integer("exit_code"),
-        signal=a.optional_text("signal"),
-        transient=a.flag("transient"),
-        remediation=a.texts("remediation"),
-        matched_rule=a.text("matched_rule"),
-    )
+@functools.cache
+def _field_reads(cls: type[DataclassInstance]) -> tuple[tuple[str, _FieldRead], ...]:
+    """How each field of a section reads: its own rule, its rounded twin's fallback, or its type's."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    reads: list[tuple[str, _FieldRead]] = []
+    for name in names:
+        twin = name.removesuffix("_exact")
+        if (cls, name) in _FIELD_READS:
+            read = _FIELD_READS[cls, name]
+        elif twin != name and twin in names:
+            read = functools.partial(_exact, rounded_key=twin)
+        else:
+            read = _type_read(hints[name])
+        reads.append((name, read))
+    return tuple(reads)
+
+
+def _type_read(hint: object) -> _FieldRead:
+    """A value type's reading; a section, a list or map of sections reads each section the same way."""
+    if hint in _TYPE_READS:
+        return _TYPE_READS[hint]
+    if _is_section(hint):
+        section = hint
+        return lambda r, key: _parse(section, r.section(key))
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is types.UnionType and args[1] is type(None) and _is_section(args[0]):
+        optional = args[0]
+        # Absent unless the file has it with something in it.
+        return lambda r, key: _parse(optional, r.section(key)) if r.section(key).names() else None
+    if origin is tuple and _is_section(args[0]):
+        item = args[0]
+        return lambda r, key: tuple(_parse(item, entry) for entry in r.items(key))
+    if origin is Mapping and _is_section(args[1]):
+        value_read = _type_read(args[1])
+        return lambda r, key: _by_name(r.section(key), _Reader.has_section, value_read)
+    if origin is Mapping and args[1] is float:
+        return lambda r, key: _by_name(r.section(key), _Reader.has, _Reader.number)
+    raise TypeError(f"metrics.json has no reading for {hint}")
+
+
+def _is_section(hint: object) -> TypeGuard[type[DataclassInstance]]:
+    return isinstance(hint, type) and dataclasses.is_dataclass(hint)
+
+
+def _by_name(data: _Reader, present: Callable[[_Reader, str], bool], read: _FieldRead) -> dict[str, object]:
+    """A map keyed by name (in the file's order): the entries of the expected kind, each read."""
+    return {name: read(data, name) for name in data.names() if present(data, name)}

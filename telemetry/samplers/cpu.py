@@ -8,8 +8,6 @@ System utilisation comes from ``/proc/stat`` deltas.
 
 from __future__ import annotations
 
-from typing import Self
-
 from contracts.vocabulary import CPU_SAMPLES_FILE, SamplerName
 from telemetry.model import CpuResult, CpuSample
 from telemetry.proctree import TreeSnapshot
@@ -18,7 +16,6 @@ from telemetry.samplers.interface import (
     FinalFacts,
     Sampler,
     SampleRecord,
-    SamplerSetup,
     SamplingContext,
 )
 
@@ -56,10 +53,6 @@ class CpuSampler(Sampler[CpuResult]):
         self._system = 0.0
         self._peak_percent = 0.0
         self._last_wall: float | None = None
-
-    @classmethod
-    def create(cls, setup: SamplerSetup) -> Self:
-        return cls(capacity=setup.capacity)
 
     def start(self, context: SamplingContext) -> None:
         self._start_time = context.start_time

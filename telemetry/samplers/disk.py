@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Self
-
 from contracts.vocabulary import DISK_SAMPLES_FILE, SamplerName
 from telemetry.model import DiskResult, DiskSample
 from telemetry.proctree import TreeSnapshot
@@ -12,7 +10,6 @@ from telemetry.samplers.interface import (
     FinalFacts,
     Sampler,
     SampleRecord,
-    SamplerSetup,
     SamplingContext,
 )
 from telemetry.samplers.system import existing_ancestor, free_bytes
@@ -36,10 +33,6 @@ class DiskSampler(Sampler[DiskResult]):
         self._free_after: int | None = None
         self._read = 0
         self._write = 0
-
-    @classmethod
-    def create(cls, setup: SamplerSetup) -> Self:
-        return cls(capacity=setup.capacity)
 
     def start(self, context: SamplingContext) -> None:
         self._path = existing_ancestor(context.output_path)

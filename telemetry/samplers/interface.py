@@ -68,10 +68,13 @@ class Sampler(ABC, Generic[ResultT]):
     # Its records also carry what the sampling thread has cost so far (one sampler does).
     carries_telemetry_cost: ClassVar[bool] = False
 
+    def __init__(self, *, capacity: int = 720) -> None:
+        """``capacity``: how many samples the sampler keeps in RAM (``BoundedSeries``)."""
+
     @classmethod
-    @abstractmethod
     def create(cls, setup: SamplerSetup) -> Self:
-        """The sampler a monitored run uses."""
+        """The sampler a monitored run uses: by default one keeping ``setup.capacity`` samples."""
+        return cls(capacity=setup.capacity)
 
     def start(self, context: SamplingContext) -> None:
         """Called once before the first tick."""

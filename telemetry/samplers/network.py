@@ -28,7 +28,6 @@ import math
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Self
 
 from contracts.vocabulary import NETWORK_SAMPLES_FILE, SamplerName
 from telemetry.events import BUILDER_DOWNLOADED_BYTES
@@ -40,7 +39,6 @@ from telemetry.samplers.interface import (
     FinalFacts,
     Sampler,
     SampleRecord,
-    SamplerSetup,
     SamplingContext,
 )
 
@@ -152,10 +150,6 @@ class NetworkSampler(Sampler[NetworkResult]):
         self._shared_at_start: bool | None = None
         self._shared_at_end: bool | None = None
         self._start_check: threading.Thread | None = None
-
-    @classmethod
-    def create(cls, setup: SamplerSetup) -> Self:
-        return cls(capacity=setup.capacity)
 
     def _read_counters(self) -> dict[str, tuple[int, int]]:
         with open(self._net_dev_path, encoding="ascii") as handle:

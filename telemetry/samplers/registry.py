@@ -1,9 +1,10 @@
 """The samplers a monitored run uses, and their instances and results found by class.
 
-Adding a sampler is one ``Sampler`` subclass (with its ``name``, ``log_file`` and
-``create``) plus one line in ``SAMPLERS``: the session creates, starts, feeds, logs and
-finishes every sampler listed here, and its result is in ``SamplerResults``. A result
-that ``RunData`` should carry also needs a field there and its line in ``SampledFields``.
+Adding a sampler is one ``Sampler`` subclass (with its ``name`` and ``log_file``, and its own
+``create`` when it takes more of the ``SamplerSetup`` than its capacity) plus one line in
+``SAMPLERS``: the session creates, starts, feeds, logs and finishes every sampler listed here,
+and its result is in ``SamplerResults``. A result that ``RunData`` should carry also needs a
+field there and its line in ``SampledFields``.
 """
 
 from __future__ import annotations

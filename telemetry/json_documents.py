@@ -1,0 +1,36 @@
+"""Reading a JSON document that an earlier run (or a person) wrote: parse and check it, never raise.
+
+Files such as baseline.json and history.json come back from workspaces, caches and artifacts;
+any of them may be truncated, hand-edited or from another version. The answer is the document,
+or one sentence that names the file, what is wrong and where.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+
+@cache
+def _schema(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def checked_document(data: bytes | str, schema_path: Path, origin: str) -> tuple[Any, str | None]:
+    """(the document, None) when ``data`` is JSON that ``schema_path`` accepts, else (None, why)."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        document = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"{origin}: not valid JSON ({exc})"
+    try:
+        jsonschema.validate(document, _schema(schema_path))
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
+        return None, f"{origin}: does not match {schema_path.name} at {where}: {exc.message}"
+    return document, None

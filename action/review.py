@@ -26,7 +26,7 @@ def comment_body(outcome: ActionOutcome) -> str:
     duration = _figure(figures.duration_seconds, comparison.get("duration_diff_percent"), "s")
     memory = _figure(figures.peak_memory_mb, comparison.get("memory_diff_percent"), "MB")
     lines = [
-        f"### {name} {outcome.version}: {verdict}".rstrip(),
+        f"### {' '.join(p for p in (name, outcome.version) if p)}: {verdict}",
         "",
         "| | this run |",
         "|---|---|",

@@ -31,6 +31,13 @@ def read_system_times(path: str = "/proc/stat") -> tuple[float, float]:
     return total - idle, total
 
 
+# The kernel counts CPU time in clock ticks (10 ms at USER_HZ 100): over a shorter window than
+# this one tick is a large share of the rate (a 2 ms window read one tick as 500 %), so a tick
+# that comes sooner than this after the last point (the exit tick, say) is rated over the window
+# back to the newest point at least this old, or else since the start.
+MIN_RATE_WINDOW_SECONDS = 0.25
+
+
 def _keep_busier(a: CpuSample, b: CpuSample) -> CpuSample:
     return a if a.tree_percent > b.tree_percent else b
 
@@ -48,7 +55,9 @@ class CpuSampler(Sampler[CpuResult]):
         self._start_system: tuple[float, float] | None = None
         self._prev_system: tuple[float, float] | None = None
         self._end_system: tuple[float, float] | None = None
-        self._prev: tuple[float, float] | None = None  # (monotonic, tree cpu seconds)
+        # The last two rating points (monotonic, tree cpu seconds), at least the window apart.
+        self._prev: tuple[float, float] | None = None
+        self._before_prev: tuple[float, float] | None = None
         self._user = 0.0
         self._system = 0.0
         self._peak_percent = 0.0
@@ -64,13 +73,10 @@ class CpuSampler(Sampler[CpuResult]):
     def sample(self, tick: TreeSnapshot, now: float) -> SampleRecord | None:
         self._user = max(self._user, tick.cpu_user_seconds)
         self._system = max(self._system, tick.cpu_system_seconds)
-        tree_percent = 0.0
-        if self._prev is not None and tick.monotonic > self._prev[0]:
-            tree_percent = 100.0 * (tick.cpu_seconds - self._prev[1]) / (tick.monotonic - self._prev[0])
-        elif self._prev is None and self._start_time is not None and now > self._start_time:
-            tree_percent = 100.0 * tick.cpu_seconds / (now - self._start_time)
-        tree_percent = max(0.0, tree_percent)
-        self._prev = (tick.monotonic, tick.cpu_seconds)
+        tree_percent = max(0.0, self._tree_percent(tick, now))
+        if self._prev is None or tick.monotonic - self._prev[0] >= MIN_RATE_WINDOW_SECONDS:
+            self._before_prev = self._prev
+            self._prev = (tick.monotonic, tick.cpu_seconds)
         system_percent = 0.0
         try:
             current = read_system_times(self._stat_path)
@@ -90,6 +96,17 @@ class CpuSampler(Sampler[CpuResult]):
             "user_seconds": round(tick.cpu_user_seconds, 2),
             "system_seconds": round(tick.cpu_system_seconds, 2),
         }
+
+    def _tree_percent(self, tick: TreeSnapshot, now: float) -> float:
+        """The tree's CPU rate over a window of at least MIN_RATE_WINDOW_SECONDS when there is one."""
+        anchor = self._prev
+        if anchor is not None and tick.monotonic - anchor[0] < MIN_RATE_WINDOW_SECONDS:
+            anchor = self._before_prev
+        if anchor is not None and tick.monotonic - anchor[0] >= MIN_RATE_WINDOW_SECONDS:
+            return 100.0 * (tick.cpu_seconds - anchor[1]) / (tick.monotonic - anchor[0])
+        if self._start_time is not None and now > self._start_time:
+            return 100.0 * tick.cpu_seconds / (now - self._start_time)
+        return 0.0
 
     def finish(self, facts: FinalFacts) -> None:
         self._end_time = facts.end_time

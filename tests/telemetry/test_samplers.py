@@ -224,6 +224,19 @@ def test_cpu_percent_and_totals(tmp_path: Path) -> None:
     assert 0 <= busy <= total
 
 
+def test_a_tick_right_after_the_last_is_rated_over_a_longer_window(tmp_path: Path) -> None:
+    # One 10 ms clock tick of CPU time over a 2 ms window would read as 500 %.
+    cpu = CpuSampler()
+    cpu.start(ctx(tmp_path))
+    cpu.sample(tick(1.0, [], cpu=(0.5, 0.0)), 1.0)
+    cpu.sample(tick(2.0, [], cpu=(1.5, 0.0)), 2.0)
+    cpu.sample(tick(2.002, [], cpu=(1.51, 0.0)), 2.002)  # rated from 1.0: 1.01 s over 1.002 s
+    cpu.sample(tick(3.0, [], cpu=(2.0, 0.0)), 3.0)  # from 2.0, the last point a window apart
+    result = cpu.result()
+    assert [s.tree_percent for s in result.samples] == [50.0, 100.0, 100.8, 50.0]
+    assert result.peak_percent == 100.8 and result.user_seconds == 2.0
+
+
 def test_disk_io_and_free_space(tmp_path: Path) -> None:
     disk = DiskSampler()
     disk.start(SamplingContext(0.0, 1.0, str(tmp_path / "not" / "yet")))

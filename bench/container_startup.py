@@ -12,8 +12,9 @@ Prints, measured in one run on this machine:
 - the entrypoint's own figure ("build starts N s after the entrypoint started"), which leaves out
   the interpreter's start;
 - for the built-in builder on the demo release (``assets-dir``, no network): container start to
-  the builder's first stage event, read from the job summary's stage timeline (millisecond
-  timestamps), i.e. including the builder's own imports and config loading.
+  the builder's first stage event, read from the stage event channel the build wrote
+  (``.telemetry/events.jsonl``, float timestamps), i.e. including the builder's own imports and
+  config loading.
 
 Needs root, podman, runc and debootstrap (see /work/shared/CONTAINERS.md):
 
@@ -23,6 +24,7 @@ Needs root, podman, runc and debootstrap (see /work/shared/CONTAINERS.md):
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import statistics
@@ -35,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from contracts.vocabulary import DEFAULT_TELEMETRY_DIR, EVENTS_FILE, EventType  # noqa: E402
 from tests.e2e.image import (  # noqa: E402  (the repo root must be on sys.path first)
     BASE_IMAGE,
     RunnerDirs,
@@ -50,8 +53,6 @@ MARKER = ".subprocess-started"
 # The build's first act: write bash's own wall clock, without spawning anything.
 COMMAND = f'echo "$EPOCHREALTIME" > {MARKER}'
 _ENTRYPOINT_LINE = re.compile(r"build starts ([0-9.]+) s after the entrypoint started")
-# A Mermaid gantt task of the job summary: "name (0.2s) :done, <start ms>, <end ms>".
-_GANTT_TASK = re.compile(r":\w+, (\d{13}), \d{13}$", re.MULTILINE)
 DEMO = ROOT / "examples" / "demo"
 
 
@@ -103,9 +104,10 @@ def measure_builder_start(image: str) -> float:
         )
         if run.returncode != 0 or run.container_started_at is None:
             raise SystemExit(f"demo build failed:\n{run.describe()}")
-        starts = [int(ms) / 1000 for ms in _GANTT_TASK.findall(run.summary)]
+        events = (dirs.workspace / DEFAULT_TELEMETRY_DIR / EVENTS_FILE).read_text().splitlines()
+        starts = [float(e["time"]) for e in map(json.loads, events) if e.get("type") == EventType.STAGE_START]
         if not starts:
-            raise SystemExit("no stage timeline in the job summary")
+            raise SystemExit("no stage event in the telemetry folder")
         return min(starts) - run.container_started_at
 
 

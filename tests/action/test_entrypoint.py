@@ -172,7 +172,9 @@ def test_demo_release_builds_every_package(demo_workspace: Path) -> None:
     assert "Builder downloaded 0 B |" in run.summary
 
     assert "| arch \\ suite | bookworm | trixie |" in run.summary
-    assert "```mermaid\ngantt" in run.summary and "xychart-beta" in run.summary
+    assert "```mermaid\ngantt" in run.summary
+    # Memory and CPU: a chart, or (a short build, as this one usually is) a line saying why not.
+    assert "xychart-beta" in run.summary or "too few to chart" in run.summary
     assert "::group::Build log" in run.stdout and "::endgroup::" in run.stdout
 
     require_tool("dpkg-deb")

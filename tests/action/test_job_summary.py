@@ -16,11 +16,14 @@ from action.job_summary import (
     code_block,
     downsample_max,
     fit,
+    mermaid_text,
     render,
+    resample_max,
+    short_duration,
     write_job_summary,
 )
 from action.outcome import ActionOutcome, FailureInfo, ProducedPackage, TelemetryFigures
-from telemetry.model import CpuSample, MemorySample, StageRecord
+from telemetry.model import CpuSample, MemorySample, RunData, StageRecord
 from tests.telemetry.factories import T0, make_run
 
 
@@ -125,16 +128,18 @@ def test_success_summary_has_every_part() -> None:
         "| Peak memory | 2047.6 MB (the build's cgroup: anonymous + mapped file pages at each sample) |" in md
     )
     assert "↓ 50.0 MiB, ↑ 1.0 MiB on `eth0`" in md
-    assert "100/100, no baseline" in md
+    assert "Performance score" not in md  # nothing to score against yet
     assert "Memory with page cache" not in md  # no cgroup was readable
-    assert "| Counters | download\\_retries 1 |" in md
-    # charts: gantt for stages, xychart-beta for memory and CPU
+    assert "| Counters | download retries 1 |" in md
+    # the stage chart on the build's own clock, and a table of every stage
     blocks = mermaid_blocks(md)
     assert blocks[0].startswith("gantt\n")
-    assert "dateFormat x" in blocks[0]
-    assert "architecture_arm64 (220.4s) :done, " in blocks[0]
-    assert sum(b.startswith("xychart-beta") for b in blocks) == 2
-    assert "line [512.0, 768.0, 1024.0, 1280.0]" in md
+    assert "dateFormat x" in blocks[0] and "axisFormat %s" in blocks[0]
+    assert "    architecture_arm64 (3 min 40 s) :done, 182200, 402600" in blocks[0]
+    assert "| ✅ | architecture\\_arm64 | 182.2 s | 3 min 40 s | 2047.6 MB | 200.0 s | built |" in md
+    # four samples over seven minutes are not a chart
+    assert not any(b.startswith("xychart-beta") for b in blocks)
+    assert "4 memory samples over 7 min 0 s are too few to chart" in md
     assert "No baseline yet" in md
     assert "`dist/build-summary.json`" in md
     assert_fences_balanced(md)
@@ -158,11 +163,11 @@ def test_the_cgroups_peak_with_page_cache_is_labelled_beside_the_headline(layout
 def test_gantt_tasks_have_valid_start_and_end() -> None:
     md = render(outcome(), "s.json")
     gantt = mermaid_blocks(md)[0]
-    tasks = re.findall(r"^    (.+?) :(done|crit|active), (\d+), (\d+)$", gantt, flags=re.M)
-    assert len(tasks) == 3
-    for _, _, start, end in tasks:
-        assert int(end) > int(start) >= int(T0 * 1000)
-    assert "section architecture" in gantt
+    tasks = re.findall(r"^    (.+?) :(?:done, |crit, |active, )?(\d+), (\d+)$", gantt, flags=re.M)
+    assert len(tasks) == 4  # the whole build and three stages
+    assert tasks[0] == ("Whole build (7 min 0 s)", "0", "420400")
+    for _, start, end in tasks:
+        assert 420400 >= int(end) > int(start) >= 0  # milliseconds since the build started
 
 
 def test_failure_summary_shows_category_reason_and_remediation() -> None:
@@ -245,7 +250,7 @@ def test_regressions_are_listed_with_the_comparison() -> None:
     assert "**Regression detected** (fails this step; threshold 20 %)" in md
     assert "- Build duration increased by 25%" in md
     assert "| duration | +25.0 % |" in md
-    assert "75/100" in md and "no baseline" not in md
+    assert "| Performance score | 75/100 against the baseline |" in md
 
 
 def test_without_telemetry_there_are_no_charts() -> None:
@@ -260,11 +265,12 @@ def test_untrusted_text_cannot_inject_markup() -> None:
     md = render(outcome(status="failure", result=result(jobs), failure=failure, packages=()), "s.json")
     assert "<script>" not in md
     assert "&lt;script&gt;" in md
-    # stage names with Mermaid syntax characters are cleaned
-    stages = (StageRecord('evil: "name"; # x', "failure", T0, T0 + 1, 1.0),)
+    # stage names with Mermaid syntax characters are written as entities Mermaid decodes
+    stages = (StageRecord('click: "name"; # x', "failure", T0, T0 + 1, 1.0),)
     md = render(outcome(run=make_run(stages=stages)), "s.json")
     gantt = mermaid_blocks(md)[0]
-    assert "evil name x (1.0s) :crit, " in gantt
+    assert "    ❌ #99;lick#58; #34;name#34;#59; #35; x (1.0 s) :crit, 0, 1000" in gantt
+    assert '| ❌ | click: "name"; # x |' in md  # the table keeps the name as written
 
 
 def test_long_series_are_downsampled_keeping_the_peak() -> None:
@@ -289,7 +295,9 @@ def test_many_stages_are_capped() -> None:
     md = render(outcome(run=make_run(stages=stages)), "s.json")
     gantt = mermaid_blocks(md)[0]
     assert len(re.findall(r":done, ", gantt)) == 40
+    assert "title Stages (the 40 longest of 500)" in gantt
     assert "460 shorter stages are not drawn" in md
+    assert "<details><summary>All 500 stages</summary>" in md and "| ✅ | job\\_499 |" in md
 
 
 # ---------------------------------------------------------------- the size cap
@@ -370,5 +378,101 @@ def test_builder_bytes_are_on_the_network_line_not_among_the_counters() -> None:
     run = replace(base, counters={**base.counters, "builder_downloaded_bytes": 1234.0})
     md = render(outcome(run=run, telemetry=figures(builder_downloaded_bytes=1234)), "s.json")
     assert "Builder downloaded 1.2 KiB" in _network_row(md)
-    assert "| Counters | download\\_retries 1 |" in md
-    assert "builder\\_downloaded" not in md
+    assert "| Counters | download retries 1 |" in md
+    assert "builder downloaded" not in md
+
+
+# ---------------------------------------------------------------- stages, time axis, wording
+
+
+def _with_samples(run: RunData, count: int, tail_zeros: int = 0) -> RunData:
+    step = run.duration_seconds / count
+    levels = [100.0 + 10 * (i % 5) for i in range(count)] + [0.0] * tail_zeros
+    memory = tuple(MemorySample(T0 + i * step, v, 3000.0) for i, v in enumerate(levels))
+    cpu = tuple(CpuSample(T0 + i * step, 80.0, 40.0) for i in range(count))
+    return replace(run, memory=replace(run.memory, samples=memory), cpu=replace(run.cpu, samples=cpu))
+
+
+def test_a_job_wrapping_its_steps_is_their_section_not_a_repeated_bar() -> None:
+    stages = (
+        StageRecord("download_amd64", "success", T0, T0 + 0.35, 0.35),
+        StageRecord("architecture_amd64_trixie", "success", T0 + 1, T0 + 9, 8.0),
+        StageRecord("package_amd64_trixie", "success", T0 + 1, T0 + 8, 7.0),
+        StageRecord("lintian_amd64_trixie", "warning", T0 + 8, T0 + 9, 1.0, "2 tags: spelling"),
+    )
+    md = render(outcome(run=make_run(stages=stages, duration=10.0)), "s.json")
+    gantt = mermaid_blocks(md)[0]
+    assert "    download_amd64 (350 ms) :done, 0, 350" in gantt
+    assert "    section architecture_amd64_trixie (8.0 s)" in gantt
+    assert "architecture_amd64_trixie (8.0 s) :" not in gantt
+    assert "    ⚠️ lintian_amd64_trixie (1.0 s) :active, 8000, 9000" in gantt
+    assert "| ⚠️ | lintian\\_amd64\\_trixie | 8.0 s | 1.0 s | — | — | 2 tags: spelling |" in md
+    assert "**1** stage with a warning" in md
+    assert "amber ⚠️ finished with a warning" in md
+
+
+def test_a_cancelled_run_names_the_stage_that_was_running() -> None:
+    stages = (
+        StageRecord("download_amd64", "success", T0, T0 + 1, 1.0),
+        StageRecord("package_amd64_trixie", "incomplete", T0 + 1, T0 + 4, 3.0),
+    )
+    run = make_run(stages=stages, duration=4.0)
+    md = render(outcome(status="cancelled", run=run), "s.json")
+    assert "cancelled (SIGINT/SIGTERM) while stage `package_amd64_trixie` was running" in md
+    assert "| ⏹️ | package\\_amd64\\_trixie |" in md
+    assert "⏹️ package_amd64_trixie (3.0 s) :crit, active, 1000, 4000" in mermaid_blocks(md)[0]
+
+
+def test_a_command_build_is_not_a_count_of_packages() -> None:
+    none = render(outcome(mode="command", package="", result=None, packages=()), "s.json")
+    assert "The build command left no new .deb file in the output folder" in none
+    assert "packages built" not in none
+    one = outcome(mode="command", package="", result=None)
+    assert "The build command produced **6** new .deb files" in render(one, "s.json")
+
+
+def test_a_failed_build_has_no_score_and_a_first_baseline_says_so() -> None:
+    scored = figures(has_baseline=True, performance_score=100.0)
+    failure = FailureInfo(category="network", reason="503")
+    md = render(outcome(status="failure", failure=failure, telemetry=scored, packages=()), "s.json")
+    assert "Performance score" not in md and "No package was built" in md
+    first = render(outcome(telemetry=figures(baseline_saved=True)), "s.json")
+    assert "this run was saved as the baseline later runs compare with" in first
+    assert "new baseline" not in first
+
+
+def test_memory_chart_peaks_at_the_tables_peak_on_the_shared_axis() -> None:
+    run = _with_samples(make_run(duration=30.0), 30, tail_zeros=3)
+    md = render(outcome(run=run, telemetry=figures(peak_memory_mb=180.0)), "s.json")
+    memory, cpu = (b for b in mermaid_blocks(md) if b.startswith("xychart-beta"))
+    assert '"plotColorPalette": "#1f6feb, #d4600f"' in memory
+    assert 'x-axis "seconds since the build started" 0 --> 30.0' in memory
+    assert 'x-axis "seconds since the build started" 0 --> 30.0' in cpu
+    series, peak = (re.findall(r"line \[(.*?)\]", memory)[i].split(", ") for i in (0, 1))
+    assert "0.0" not in series  # the samples after the tree exited are not its memory
+    assert max(map(float, series)) == 140.0 and set(peak) == {"180.0"}
+    assert "| Peak memory | 180.0 MB" in md and "the peak in the table above (180.0 MB)" in md
+
+
+def test_stage_durations_under_a_second_are_in_milliseconds() -> None:
+    assert short_duration(0.0004) == "0 ms" and short_duration(0.35) == "350 ms"
+    assert short_duration(1.25) == "1.2 s" and short_duration(61) == "1 min 1 s"
+
+
+def test_mermaid_text_neutralises_keywords_in_any_case_and_cuts_with_an_ellipsis() -> None:
+    assert mermaid_text("Click tests (UI)") == "#67;lick tests (UI)"
+    assert mermaid_text("DATEFORMAT YYYY") == "#68;ATEFORMAT YYYY"
+    assert mermaid_text("%% hidden") == "#37;#37; hidden"
+    assert mermaid_text("plain name") == "plain name"
+    long = mermaid_text("x" * 100)
+    assert long == "x" * 59 + "…"
+    assert mermaid_text("\n\t") == "(unnamed)"
+
+
+def test_resampling_keeps_the_peak_and_spans_the_whole_run() -> None:
+    times = [i * 0.1 for i in range(1000)]
+    values = [1.0] * 1000
+    values[555] = 9.0
+    points = resample_max(times, values, 100.0, 60)
+    assert len(points) == 60 and max(points) == 9.0
+    assert resample_max([50.0], [3.0], 100.0, 5) == [3.0, 3.0, 3.0, 3.0, 3.0]

@@ -48,7 +48,7 @@ actionlint: $(ACTIONLINT)
 # tests/action/test_summary_render.py; puppeteer's own browser download is skipped.
 MERMAID := tools/mermaid/node_modules/.stamp
 $(MERMAID): tools/mermaid/package.json tools/mermaid/package-lock.json
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; } \
 	  || echo "warning: chromium missing and not root (summary render tests will skip)"
 	@if command -v npm >/dev/null; then cd tools/mermaid && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --silent && touch node_modules/.stamp; \
 	  else echo "warning: npm missing (summary render tests will skip)"; fi

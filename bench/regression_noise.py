@@ -39,7 +39,6 @@ if str(ROOT) not in sys.path:
 from telemetry.baseline import Baseline, Noise, Thresholds, compare  # noqa: E402
 from telemetry.history import (  # noqa: E402
     MAD_TO_SIGMA,
-    NOISE_MADS,
     HistoryEntry,
     compare_with_history,
     reference_of,
@@ -112,19 +111,20 @@ def _entry(index: int, duration: float, memory: float) -> HistoryEntry:
     )
 
 
-def _mad_only(references: list[HistoryEntry]) -> Noise:
-    """The textbook allowance, 3 x the scaled MAD, without the highest-reference term."""
+def _mads(references: list[HistoryEntry], mads: float) -> Noise:
+    """An allowance of ``mads`` scaled MADs, without the highest-reference term."""
 
     def allowance(values: list[float]) -> float:
         median = statistics.median(values)
-        return NOISE_MADS * MAD_TO_SIGMA * statistics.median(abs(v - median) for v in values)
+        return mads * MAD_TO_SIGMA * statistics.median(abs(v - median) for v in values)
 
     return Noise(
         allowance([r.duration_seconds for r in references]), allowance([r.peak_memory_mb for r in references])
     )
 
 
-RULES = ("single baseline", "median + 3 MAD", "history rule")
+# "median only" has no noise allowance: the most any allowance can detect at this threshold.
+RULES = ("single baseline", "median only", "median + 3 MAD", "history rule")
 
 
 def replay(
@@ -147,7 +147,8 @@ def replay(
             compare(
                 duration, memory, Baseline(latest.duration_seconds, latest.peak_memory_mb, ""), thresholds
             ),
-            compare(duration, memory, medians, thresholds, noise=_mad_only(references)),
+            compare(duration, memory, medians, thresholds),
+            compare(duration, memory, medians, thresholds, noise=_mads(references, 3.0)),
             compare_with_history(duration, memory, reference, thresholds),
         )
         for index, verdict in enumerate(verdicts):

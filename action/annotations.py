@@ -4,22 +4,68 @@ Built on actions-toolkit's ``issue_command`` (which escapes ``%``, newlines,
 ``:`` and ``,`` in properties). Only the properties that have a value are
 sent: the toolkit's ``core.error(**props)`` would send every property, empty
 ones included (``line=,col=``).
+
+GitHub shows at most ten annotations of each level per step and drops the rest. The step's
+annotations therefore go through one budget: the first nine of a level are shown as they come,
+the tenth waits; when more follow, the waiting one and the rest are printed as plain log lines and
+``flush_annotations`` (at the end of ``annotate_outcome``) adds one annotation saying how many
+there were and where they are all listed.
 """
 
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from actions_toolkit.command import issue_command
 
 from action.outcome import ActionOutcome, relative_to_workspace
 from contracts.vocabulary import ActionStatus, AnnotationLevel, FailureCategory
 
-# GitHub shows at most 10 error annotations per step; more are noise in the log.
-MAX_JOB_ANNOTATIONS = 10
+# GitHub shows at most this many annotations of each level (error, warning, notice) per step.
+MAX_ANNOTATIONS_PER_LEVEL: Final = 10
+
+
+@dataclass
+class _Held:
+    """An annotation that waits for its turn: ``properties`` as ``issue_command`` takes them."""
+
+    properties: dict[str, object]
+    message: str
+
+
+@dataclass
+class _Budget:
+    """What this step has shown per level, the one annotation that may still be shown, the rest."""
+
+    shown: Counter[str] = field(default_factory=Counter)
+    waiting: dict[str, _Held] = field(default_factory=dict)
+    overflow: Counter[str] = field(default_factory=Counter)
+
+
+_budget = _Budget()
+
+
+def _issue(level: str, held: _Held) -> None:
+    sys.stdout.flush()
+    issue_command(level, held.properties, held.message)
+    sys.stdout.flush()
+
+
+def _log_line(level: str, held: _Held) -> None:
+    """An annotation past the budget, as a plain line of the log: nothing is lost."""
+    title = held.properties.get("title")
+    where = held.properties.get("file")
+    if where and held.properties.get("line"):
+        where = f"{where}:{held.properties['line']}"
+    prefix = f"[{level}]" + (f" {where}" if where else "") + (f" {title}:" if title else "")
+    sys.stdout.write(f"{prefix} {held.message}\n")
+    sys.stdout.flush()
 
 
 def annotate(
@@ -30,7 +76,8 @@ def annotate(
     line: int | None = None,
     title: str | None = None,
 ) -> None:
-    """Print one ``::error``/``::warning``/``::notice`` command (file and line first, then title)."""
+    """Print one ``::error``/``::warning``/``::notice`` command (file and line first, then title),
+    within the step's budget of ``MAX_ANNOTATIONS_PER_LEVEL`` per level."""
     properties: dict[str, object] = {}
     if file:
         properties["file"] = file
@@ -38,9 +85,45 @@ def annotate(
             properties["line"] = str(line)
     if title:
         properties["title"] = title
-    sys.stdout.flush()
-    issue_command(level, properties, message)
-    sys.stdout.flush()
+    held = _Held(properties, message)
+    budget = _budget
+    if budget.shown[level] < MAX_ANNOTATIONS_PER_LEVEL - 1:
+        budget.shown[level] += 1
+        _issue(level, held)
+        return
+    waiting = budget.waiting.pop(level, None)
+    if waiting is None and not budget.overflow[level]:
+        budget.waiting[level] = held
+        return
+    if waiting is not None:
+        budget.overflow[level] += 1
+        _log_line(level, waiting)
+    budget.overflow[level] += 1
+    _log_line(level, held)
+
+
+def flush_annotations() -> None:
+    """Show what waited: the last annotation of a level that fit the budget, or one saying how many
+    more there were. Starts a fresh budget (the next step's, in tests the next run's)."""
+    global _budget
+    budget, _budget = _budget, _Budget()
+    for level in AnnotationLevel:
+        one, many = str(level), f"{level}s"
+        waiting = budget.waiting.get(level)
+        if waiting is not None:
+            _issue(level, waiting)
+        elif budget.overflow[level]:
+            count = budget.overflow[level]
+            noun = one if count == 1 else many
+            _issue(
+                level,
+                _Held(
+                    {"title": f"{count} more {noun}"},
+                    f"GitHub shows {MAX_ANNOTATIONS_PER_LEVEL} {many} per step; the other {count} "
+                    f"{'is' if count == 1 else 'are'} in the build log, and the job summary lists every "
+                    "failed job, lintian finding and regression.",
+                ),
+            )
 
 
 @contextmanager
@@ -58,7 +141,15 @@ def group(title: str) -> Iterator[None]:
 
 
 def annotate_outcome(outcome: ActionOutcome, workspace: Path) -> None:
-    """Errors for invalid inputs, configuration errors (file and line), failed jobs; regressions."""
+    """Errors for invalid inputs, configuration errors (file and line), failed jobs; regressions.
+    The step's last annotations: those past the budget are counted in one final annotation."""
+    try:
+        _annotate_outcome(outcome, workspace)
+    finally:
+        flush_annotations()
+
+
+def _annotate_outcome(outcome: ActionOutcome, workspace: Path) -> None:
     for name, message in outcome.input_problems:
         annotate(AnnotationLevel.ERROR, message, title=f"Invalid input '{name}'")
 
@@ -85,19 +176,12 @@ def annotate_outcome(outcome: ActionOutcome, workspace: Path) -> None:
         )
 
     if outcome.result is not None:
-        failed = outcome.result.failed
-        for job in failed[:MAX_JOB_ANNOTATIONS]:
+        for job in outcome.result.failed:
             category = job.failure_category or FailureCategory.UNKNOWN
             annotate(
                 AnnotationLevel.ERROR,
                 job.reason or "failed without a reason",
                 title=f"{job.arch}/{job.suite} failed ({category})",
-            )
-        if len(failed) > MAX_JOB_ANNOTATIONS:
-            annotate(
-                AnnotationLevel.ERROR,
-                f"{len(failed) - MAX_JOB_ANNOTATIONS} more package jobs failed; see the job summary",
-                title="More failed jobs",
             )
 
         for package in outcome.packages:

@@ -74,7 +74,9 @@ def builder_argv(inputs: ActionInputs, result_file: Path, python: str = sys.exec
         argv.append(f"--assets-dir={inputs.assets_dir.relative}")
     if inputs.pinned_metadata is not None:
         argv.append(f"--pinned-metadata={inputs.pinned_metadata.relative}")
-    if inputs.lintian_check:
+    if inputs.lintian_strict:
+        argv.append("--lintian=strict")
+    elif inputs.lintian_check:
         argv.append("--lintian")
     return argv
 

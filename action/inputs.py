@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import Final, TypedDict, TypeVar
 
 from actions_toolkit import core
 
@@ -39,6 +39,9 @@ from contracts.vocabulary import (
     FailureCategory,
     parse_bool,
 )
+
+# The one non-boolean value of lintian-check: fail a package that lintian finds errors in.
+LINTIAN_STRICT: Final = "strict"
 
 # Every input of action.yml and the default the entrypoint applies when the value is
 # empty. action.yml declares the same defaults (a test checks they agree);
@@ -164,6 +167,8 @@ class ActionInputs:
     pr_comment: CommentMode = CommentMode.OFF
     # Kept out of repr so that no log line or traceback can print it.
     github_token: str = field(default="", repr=False)
+    # lintian-check: strict — lintian_check is then True as well, and lintian errors fail the job.
+    lintian_strict: bool = False
 
 
 @dataclass(frozen=True)
@@ -384,7 +389,7 @@ def read_inputs(token: str, known: KnownNames | None = None) -> ActionInputs:
         architectures=architectures,
         distributions=distributions,
         max_parallel=max_parallel,
-        lintian_check=check.boolean("lintian-check"),
+        **_lintian_inputs(check),
         output_dir=output_dir or WorkspacePath(".", workspace),
         assets_dir=assets_dir,
         pinned_metadata=pinned_metadata,
@@ -406,6 +411,18 @@ def read_inputs(token: str, known: KnownNames | None = None) -> ActionInputs:
     if check.problems:
         raise InputError(tuple(check.problems))
     return result
+
+
+class _LintianInputs(TypedDict):
+    lintian_check: bool
+    lintian_strict: bool
+
+
+def _lintian_inputs(check: _Collector) -> _LintianInputs:
+    """lintian-check: true/false, or "strict" (which implies true; lintian errors fail the job)."""
+    strict = _raw("lintian-check").strip().lower() == LINTIAN_STRICT
+    # `or`: "strict" is not a boolean spelling, and must not be reported as a bad one.
+    return {"lintian_check": strict or check.boolean("lintian-check"), "lintian_strict": strict}
 
 
 def safe_defaults(token: str = "") -> ActionInputs:

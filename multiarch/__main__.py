@@ -112,7 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--max-parallel", type=_parallel, default=None, help="concurrent jobs (default: cores)"
         )
-        p.add_argument("--lintian", action="store_true", help="run lintian on every package")
+        p.add_argument(
+            "--lintian",
+            nargs="?",
+            const="report",
+            choices=("report", "strict"),
+            help="run lintian on every package; 'strict' also fails a package lintian finds errors in",
+        )
         p.add_argument("--pinned-metadata", type=Path, help="provenance pin file")
         p.add_argument("--compression", choices=("xz", "gzip", "zstd"), help="member compression")
         p.add_argument("--cache-dir", type=Path, help="download cache")
@@ -131,7 +137,8 @@ def options_from(args: argparse.Namespace) -> BuildOptions:
         assets_dir=args.assets_dir,
         output_dir=args.output_dir,
         max_parallel=args.max_parallel,
-        lintian=args.lintian,
+        lintian=args.lintian is not None,
+        lintian_strict=args.lintian == "strict",
         pinned_metadata=args.pinned_metadata,
         compression=args.compression,
         cache_dir=args.cache_dir,
@@ -172,6 +179,12 @@ def _print_job(job: JobResult) -> None:
         print(f"FAILED {job.arch}/{job.suite}{category}: {job.reason}", flush=True)
 
 
+def _print_notes(notes: Sequence[str]) -> None:
+    # stderr: plan's stdout is the JSON document; the plan also lists them under "notes".
+    for note in notes:
+        sys.stderr.write(f"note: {note}\n")
+
+
 def _cleanup_partial_debs(output_dir: Path) -> None:
     # write_deb names its temporary files .<name>.<pid>.<thread>.tmp; only ours are removed.
     for tmp in Path(output_dir).glob(f".*.{os.getpid()}.*.tmp"):
@@ -186,6 +199,7 @@ def cmd_plan(options: BuildOptions) -> int:
         if options.result_file is not None:
             write_result(error_result(options, exc), options.result_file)
         return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILED
+    _print_notes(plan.config.notes)
     json.dump(plan.to_json(), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return EXIT_OK
@@ -210,6 +224,7 @@ def cmd_build(options: BuildOptions) -> int:
     result_path = options.result_path()
     try:
         plan = make_plan(options)
+        _print_notes(plan.config.notes)
         planning[0] = False
         if cancel.is_set():
             raise _Interrupted(received[0])

@@ -36,12 +36,17 @@ The result file's model (``BuilderResult`` and its parts) is ``contracts.builder
 
 from __future__ import annotations
 
+import calendar
+import contextlib
+import dataclasses
 import os
 import shutil
+import tarfile
 import tempfile
 import threading
 import time
 import traceback
+import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -87,12 +92,12 @@ from multiarch.debwriter import (
     complete_tree,
     write_deb,
 )
-from multiarch.discovery import ArchChoice, Discovery, discover
+from multiarch.discovery import ArchChoice, Discovery, discover, settle_with_elf
 from multiarch.download import DownloadCache
-from multiarch.elf import shlib_depends
+from multiarch.elf import ElfInfo, read_elf, shlib_depends
 from multiarch.errors import ConfigError, MultiarchError, PackagingError, SecurityError
 from multiarch.extract import extract_asset
-from multiarch.lintian import LintianResult, override_entry, run_lintian
+from multiarch.lintian import LintianResult, override_entry, run_lintian, strict_failure
 from multiarch.payload import StagedPayload, glob_match, stage_payload
 from multiarch.sources.github import GitHubSource
 from multiarch.sources.interface import Release, ReleaseSource
@@ -117,6 +122,7 @@ class BuildOptions:
     output_dir: Path = Path(".")
     max_parallel: int | None = None  # None: usable cores
     lintian: bool = False
+    lintian_strict: bool = False  # a package with any lintian error fails its job (implies lintian)
     pinned_metadata: Path | None = None
     compression: str | None = None  # None: the config's
     cache_dir: Path | None = None
@@ -141,7 +147,12 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def source_date_epoch(options: BuildOptions) -> int:
+def source_date_epoch(options: BuildOptions) -> int | None:
+    """The packages' timestamp when the caller sets one (option, then $SOURCE_DATE_EPOCH), else None.
+
+    None means: derive it from the upstream files (``upstream_epoch``), so that building the
+    same release twice, at any time, gives the same bytes.
+    """
     if options.source_date_epoch is not None:
         return options.source_date_epoch
     raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
@@ -152,7 +163,40 @@ def source_date_epoch(options: BuildOptions) -> int:
             raise ConfigError(
                 f"SOURCE_DATE_EPOCH must be a Unix timestamp, not {raw!r}", field="SOURCE_DATE_EPOCH"
             ) from None
-    return int(time.time())
+    return None
+
+
+# The oldest date a zip archive can record: the floor when an asset records no date at all.
+UPSTREAM_EPOCH_FLOOR: Final = 315532800  # 1980-01-01T00:00:00Z
+
+
+def upstream_epoch(asset_path: Path, local_file: Path | None = None) -> int:
+    """The newest modification time the release asset records for its files.
+
+    Tar members' mtimes, zip entries' dates (read as UTC) or a gzip header's MTIME: dates that
+    travel inside the asset, so they are the same on every machine and every run. An asset that
+    records none (a bare binary) takes the mtime of the file in a local assets folder, if it
+    came from one, else ``UPSTREAM_EPOCH_FLOOR``.
+    """
+    newest = 0
+    try:
+        if tarfile.is_tarfile(asset_path):
+            with tarfile.open(asset_path) as tar:
+                newest = max((int(m.mtime) for m in tar), default=0)
+        elif zipfile.is_zipfile(asset_path):
+            with zipfile.ZipFile(asset_path) as zf:
+                newest = max((calendar.timegm((*i.date_time, 0, 0, 0)) for i in zf.infolist()), default=0)
+        else:
+            with open(asset_path, "rb") as fh:
+                head = fh.read(8)
+            if head[:2] == b"\x1f\x8b":
+                newest = int.from_bytes(head[4:8], "little")
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, ValueError):
+        newest = 0  # unreadable here: extraction reports it properly
+    if newest <= 0 and local_file is not None:
+        with contextlib.suppress(OSError):
+            newest = int(local_file.stat().st_mtime)
+    return max(newest, UPSTREAM_EPOCH_FLOOR)
 
 
 @dataclass(frozen=True)
@@ -231,6 +275,7 @@ class Plan:
             ],
             "skipped": [s.to_document() for s in self.skipped],
             "missing": [{"arch": m.arch, "reason": m.reason, "category": m.category} for m in self.missing],
+            "notes": list(self.config.notes),
             "rejected_assets": [
                 {"name": r.name, "reason": r.reason, **({"arch": r.arch} if r.arch else {})}
                 for r in self.discovery.rejected
@@ -274,6 +319,29 @@ def _ignored(name: str, patterns: tuple[str, ...]) -> bool:
     return any(glob_match(p, name) for p in patterns)
 
 
+def _elf_reader(
+    options: BuildOptions, source: ReleaseSource, release: Release
+) -> Callable[[str], list[ElfInfo]]:
+    """The ELF headers of an asset's executables, for names only the binary can settle.
+
+    The asset goes through the download cache, so the build that follows does not fetch it
+    again; it is unpacked into a scratch folder that is removed right away.
+    """
+    cache = DownloadCache(options.cache_dir)
+
+    def read(name: str) -> list[ElfInfo]:
+        asset = release.asset(name)
+        if asset is None:
+            return []
+        cached = cache.fetch(source, asset)
+        with tempfile.TemporaryDirectory(prefix="multiarch-elf-", dir=options.work_dir) as tmp:
+            extraction = extract_asset(cached.path, Path(tmp) / "x", asset_name=name)
+            infos = [read_elf(extraction.root / e.path) for e in extraction.files()]
+        return [i for i in infos if i is not None and i.is_executable]
+
+    return read
+
+
 def make_plan(options: BuildOptions, *, source: ReleaseSource | None = None) -> Plan:
     """Resolve the matrix: configuration, release, one asset per arch, suites per arch."""
     config = load_config(options.config)
@@ -298,12 +366,15 @@ def make_plan(options: BuildOptions, *, source: ReleaseSource | None = None) -> 
     release = source.get_release(options.tag)
     names = [a.name for a in release.assets if not _ignored(a.name, config.ignore_assets)]
     manual = {s.arch: cast(str, s.asset or s.release_pattern) for s in specs if not s.auto}
+    wanted = [s.arch for s in specs]
     found = discover(
         names,
-        [s.arch for s in specs],
+        wanted,
         manual=manual,
         prefer_libc="musl" if config.prefer_musl else "gnu",
     )
+    if any(c.elf_decides for c in found.chosen):
+        found = settle_with_elf(found, wanted, _elf_reader(options, source, release))
     explicit = config.architecture_mode != "all" or bool(options.arches)
     jobs: list[PlannedJob] = []
     failed: list[PlannedJob] = []
@@ -452,10 +523,24 @@ class ArchPayload:
     verification: Verification
     payload: StagedPayload
     root: Path
+    date: int  # SOURCE_DATE_EPOCH of this arch's packages
 
 
 class Cancelled(Exception):
     """The build was asked to stop (SIGINT/SIGTERM)."""
+
+
+class LintianRefused(PackagingError):
+    """``--lintian strict`` and lintian found errors: the job fails, its findings still reported."""
+
+    def __init__(self, message: str, result: LintianResult) -> None:
+        super().__init__(
+            message,
+            remediation=(
+                "fix the package (package.yaml), or record a justified override in lintian_overrides",
+            ),
+        )
+        self.result = result
 
 
 @dataclass
@@ -463,7 +548,7 @@ class _Runner:
     options: BuildOptions
     plan: Plan
     cancel: threading.Event
-    date: int
+    date: int | None  # None: each arch's from its upstream files (upstream_epoch)
     work: Path
     compressor: BlockCompressor
     checksums: ChecksumIndex
@@ -515,6 +600,10 @@ class _Runner:
                     remediation=("check that the release publishes checksums for every asset",),
                 )
         self.check_cancel()
+        date = self.date
+        if date is None:
+            local = Path(asset.download_ref) if isinstance(self.plan.source, LocalSource) else None
+            date = upstream_epoch(cached.path, local)
         with _step(f"extract_{arch}"):
             root = self.work / arch
             extraction = extract_asset(cached.path, root, asset_name=name)
@@ -528,11 +617,11 @@ class _Runner:
         # The big files are the same for every suite: start compressing them now, before any
         # job of this arch gets a slot.
         self.compressor.prefetch(payload.entries, self.plan.compression)
-        return ArchPayload(arch, name, choice, verification, payload, root)
+        return ArchPayload(arch, name, choice, verification, payload, root, date)
 
     # -- once per job
 
-    def meta(self, job: PlannedJob, payload: StagedPayload) -> PackageMeta:
+    def meta(self, job: PlannedJob, payload: StagedPayload, date: int) -> PackageMeta:
         cfg = self.plan.config
         repo_url = ""
         if cfg.github_repo:
@@ -556,15 +645,18 @@ class _Runner:
             license=self.license,
             upstream_name=cfg.github_repo.split("/")[-1] if cfg.github_repo else cfg.package_name,
             source_url=repo_url or (cfg.homepage or ""),
-            date=self.date,
+            date=date,
         )
 
     def package(self, job: PlannedJob, prep: ArchPayload) -> WrittenDeb:
         payload = prep.payload
-        meta = self.meta(job, payload)
+        meta = self.meta(job, payload, prep.date)
         package = meta.package
         entries: list[DataEntry] = [*payload.entries, *doc_entries(meta)]
-        overrides = override_entry(package, payload.binaries)
+        bundle_dir = f"usr/lib/{package}" if self.plan.spec(job.arch).bundle else None
+        overrides = override_entry(
+            package, payload.binaries, self.plan.config.lintian_overrides, bundle_dir=bundle_dir
+        )
         if overrides is not None:
             entries.append(overrides)
         documented = {m.rsplit(".", 1)[0] for m in payload.manpages}
@@ -582,7 +674,7 @@ class _Runner:
             [DataEntry.blob("control", control), DataEntry.blob("md5sums", md5sums)],
             entries,
             compression=self.plan.compression,
-            mtime=self.date,
+            mtime=prep.date,
             compressor=self.compressor,
         )
         return written
@@ -598,7 +690,7 @@ class _Runner:
             return _cancelled_job(job, duration=time.monotonic() - start)
         except MultiarchError as exc:
             events.stage_complete(stage, StageStatus.FAILURE, exc.message[:500])
-            return _failed_job(
+            failed = _failed_job(
                 job,
                 exc.message,
                 exc.category,
@@ -606,6 +698,9 @@ class _Runner:
                 transient=exc.transient,
                 remediation=tuple(exc.remediation),
             )
+            if isinstance(exc, LintianRefused):
+                failed = dataclasses.replace(failed, lintian=exc.result.counts())
+            return failed
         except Exception as exc:  # a bug: report it as such, and keep the other jobs going
             _report_unexpected(stage, exc)
             detail = "".join(traceback.format_exception_only(exc)).strip()
@@ -626,10 +721,15 @@ class _Runner:
             written = self.package(job, prep)
         path = written.path
         lint: LintianResult | None = None
-        if self.options.lintian:
+        if self.options.lintian or self.options.lintian_strict:
             self.check_cancel()
             with _step(f"lintian_{job.arch}_{job.suite}"):
                 lint = run_lintian(path)
+                why = strict_failure(lint) if self.options.lintian_strict else None
+                if why is not None:
+                    # A failed job leaves no package: nothing may publish one strict mode refused.
+                    path.unlink(missing_ok=True)
+                    raise LintianRefused(why, lint)
         events.stage_complete(stage, StageStatus.SUCCESS, str(path))
         # Size and digest were taken while writing: no second read of the package.
         return JobResult(

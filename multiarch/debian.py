@@ -35,6 +35,7 @@ import datetime
 import hashlib
 import re
 import struct
+import textwrap
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -98,13 +99,33 @@ def gzip_n(data: bytes, mtime: int = 0) -> bytes:
 # --------------------------------------------------------------------------- control
 
 
+# lintian's extended-description-line-too-long counts the leading space of a continuation line.
+DESCRIPTION_WIDTH = 80
+
+
+def wrap_extended(text: str, width: int = DESCRIPTION_WIDTH - 1) -> str:
+    """Fold the extended description's overlong prose lines at ``width`` columns.
+
+    Lines that start with a space are displayed verbatim by dpkg and apt (policy 5.6.13), so
+    they are left alone; so are words longer than the width (a URL is not split).
+    """
+    out: list[str] = []
+    for raw in text.strip("\n").splitlines():
+        line = raw.rstrip()
+        if len(line) <= width or line.startswith(" "):
+            out.append(line)
+            continue
+        out.extend(textwrap.wrap(line, width=width, break_long_words=False, break_on_hyphens=False))
+    return "\n".join(out)
+
+
 def format_description(synopsis: str, extended: str) -> str:
     """Policy 5.6.13: the synopsis, then extended lines indented by one space, blank lines as ' .'."""
     synopsis = synopsis.strip()
     if not synopsis or "\n" in synopsis:
         raise PackagingError("the package description needs a one-line synopsis")
     lines = [synopsis]
-    for raw in extended.strip("\n").splitlines():
+    for raw in wrap_extended(extended).splitlines():
         text = raw.rstrip()
         lines.append(" ." if not text.strip() else " " + text)
     return "\n".join(lines)
@@ -114,6 +135,7 @@ def _extended_or_default(meta: PackageMeta) -> str:
     if meta.extended_description.strip():
         return meta.extended_description
     # lintian: extended-description-is-empty is an error; say what the package is at least.
+    # format_description folds it to the width lintian accepts.
     where = f" ({meta.homepage})" if meta.homepage else ""
     return (
         f"This package contains the upstream release binaries of {meta.upstream}{where}, "

@@ -8,7 +8,17 @@ Auto-discovery reads only asset names. It avoids the classic mistakes of ad-hoc 
   ``gnueabi``/``musleabi``/``armel`` are armel (so ``armv7-…-musleabi`` is armel); without an
   ABI, ``armv7`` is armhf and ``arm``/``armv5``/``armv6`` are armel.
 - ``riscv64gc`` is riscv64, ``loongarch64`` is loong64, ``ppc64le``/``powerpc64le`` is ppc64el
-  while big-endian ``ppc64``/``powerpc64`` is rejected, like ``aarch64_be``, mips and ``x32``.
+  while big-endian ``ppc64``/``powerpc64`` is rejected (but see Node names below), like
+  ``aarch64_be``, mips and ``x32``.
+- Node/npm words (``x64``, ``ia32``, ``arm``, ``arm64``, ``ppc64``, ``s390x``, ``riscv64``,
+  ``loong64``, as ``process.arch`` spells them): ``ia32`` is i386 everywhere. A release that
+  names its builds this way (it uses ``x64`` or ``ia32``) means ARMv7 hard-float by ``arm`` and
+  little-endian ppc64le by ``ppc64``, so there ``arm`` proposes armhf and ``ppc64`` ppc64el.
+- Names propose, ELF decides: a word that cannot tell the Debian arch (``arm``: armel or armhf;
+  ``x86``: i386 or amd64; Node's ``ppc64``: ppc64el or big-endian) makes a candidate whose
+  ``elf_decides`` lists the arches it could be. ``settle_with_elf`` reads the executables' ELF
+  headers (class, byte order, machine, ARM float ABI) and moves the choice to the arch they
+  show, or rejects the asset when they show no supported one; the reason says which.
 - gnu is preferred over musl (``prefer_libc="musl"`` flips it; ``allow_musl=False`` forbids it);
   Linux assets only (darwin, windows, the BSDs, android, wasm are rejected).
 - Checksums, signatures, attestations, SBOMs, source/man/completion archives, distro packages,
@@ -38,11 +48,12 @@ import functools
 import lzma
 import re
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Final
 
 from contracts.builder_result import SkippedArch
+from multiarch.elf import ElfInfo, describe, runs_as
 from multiarch.errors import ConfigError
 from multiarch.sources.interface import ReleaseAsset
 
@@ -328,6 +339,17 @@ _EXTRA_ARCH_TOKENS: Final = {
     "linux32": "i386",
     "32bit": "i386",
     "riscv64gc": "riscv64",
+    "ia32": "i386",  # Node's process.arch
+}
+# Node's process.arch words that no other naming uses: a release spelling arches this way
+# means ARMv7 hard-float by "arm" and little-endian ppc64 by "ppc64".
+_NODE_WORDS: Final = frozenset({"x64", "ia32"})
+_NODE_PROPOSALS: Final = {"arm": "armhf", "ppc64": "ppc64el"}
+# Words whose Debian arch only the binary can tell (without an ABI token that settles it).
+_AMBIGUOUS: Final[dict[str, tuple[str, ...]]] = {
+    "arm": ("armel", "armhf"),
+    "x86": ("i386", "amd64"),
+    "ppc64": ("ppc64el",),  # Node's; the ELF header may still show a big-endian build
 }
 # Tokens that only hint at an arch ("64bit" could be anything 64-bit): chosen only if nothing better.
 _WEAK_TOKENS: Final = frozenset({"64bit", "32bit", "linux64", "linux32", "x86"})
@@ -381,6 +403,7 @@ class _Classified:
     linux_named: bool = False
     specificity: int = 0  # 2 exact token, 1 weaker (arm+hf, 64bit, …)
     variant: bool = False  # microarch levels (x86_64_v3) and similar: a fallback only
+    elf_decides: tuple[str, ...] = ()  # the arches an ambiguous name may be; the ELF header picks
 
 
 def _ignore_reason(name: str) -> str | None:
@@ -424,23 +447,25 @@ def _strip_project(name: str, project: str | None) -> str:
     return name
 
 
-def classify(name: str, project: str | None = None) -> _Classified:
+def classify(name: str, project: str | None = None, *, node_names: bool = False) -> _Classified:
     """Read one asset name: its Debian arch, libc and kind, or why it is no candidate.
 
     Rejections carry ``arch=None`` and a reason; candidates carry the arch and a short note.
     ``project`` (the package or repository name) is stripped from the front before the name's
     tokens are read, so a project called ``pdb`` or ``arm-tools`` does not confuse them.
+    ``node_names``: the release spells arches as Node does (``arm`` is armhf, ``ppc64`` is
+    little-endian); see the module docstring.
     """
     ignore = _ignore_reason(name)
     if ignore is not None:
         return _Classified(name, None, ignore)
     tokens = _tokens(_strip_project(name, project))
     token_set = set(tokens)
-    refusal = _refusal(tokens, token_set)
+    refusal = _refusal(tokens, token_set, node_names=node_names)
     if refusal is not None:
         return _Classified(name, None, refusal)
     libc, float_abi = _abi(tokens)
-    found = _arch_hits(tokens)
+    found = _arch_hits(tokens, node_names=node_names)
     note = ""
     specificity = 2
     if any(a in _ARM for a in found):
@@ -458,15 +483,28 @@ def classify(name: str, project: str | None = None) -> _Classified:
             return _Classified(name, None, "ambiguous architecture hints: " + ", ".join(sorted(found)))
         arch, (token, _) = next(iter(found.items()))
         specificity = 1
+    elf_decides: tuple[str, ...] = ()
+    if token in _AMBIGUOUS and not (token == "arm" and float_abi is not None):
+        elf_decides = _AMBIGUOUS[token]
+        if node_names and token in _NODE_PROPOSALS:
+            arch = _NODE_PROPOSALS[token]
+            note = f"{token} is {arch} in Node's naming (the ELF header decides)"
+        else:
+            note = f"{token} proposes {arch} (the ELF header decides)"
     linux_named = bool(token_set & {"linux", "linux64", "linux32", "musl", "gnu", "gnueabihf", "musleabihf"})
     # x86_64_v2/v3/v4 and similar microarchitecture builds need newer CPUs than Debian's baseline.
     variant = bool(re.search(r"x86[-_]64[-_]v[2-4]\b", name.lower()))
     kind = detect_kind(name)
     how = note or f"{token} is {arch}"
-    return _Classified(name, arch, how, kind, libc, linux_named, specificity, variant)
+    return _Classified(name, arch, how, kind, libc, linux_named, specificity, variant, elf_decides)
 
 
-def _refusal(tokens: Sequence[str], token_set: set[str]) -> str | None:
+def uses_node_names(names: Iterable[str]) -> bool:
+    """Whether a release spells its arches as Node's ``process.arch`` does (``x64``, ``ia32``)."""
+    return any(t in _NODE_WORDS for n in names for t in _tokens(n))
+
+
+def _refusal(tokens: Sequence[str], token_set: set[str], *, node_names: bool = False) -> str | None:
     """Why a name is for no Linux target we build (another OS, debug symbols, an unsupported arch)."""
     for token in tokens:
         if token in _OTHER_OS and not (token in _SOFT_OS and "linux" in token_set):
@@ -475,7 +513,7 @@ def _refusal(tokens: Sequence[str], token_set: set[str]) -> str | None:
     if debug:
         return f"debug symbols ({sorted(debug)[0]})"
     for token in tokens:
-        if token in _UNSUPPORTED_ARCH:
+        if token in _UNSUPPORTED_ARCH and not (node_names and token in _NODE_PROPOSALS):
             return f"architecture {_UNSUPPORTED_ARCH[token]} is not a supported target"
     return None
 
@@ -492,9 +530,11 @@ def _abi(tokens: Sequence[str]) -> tuple[str, str | None]:
     return libc, float_abi
 
 
-def _arch_hits(tokens: Sequence[str]) -> dict[str, tuple[str, bool]]:
+def _arch_hits(tokens: Sequence[str], *, node_names: bool = False) -> dict[str, tuple[str, bool]]:
     """Each arch the tokens name -> (the token, whether it is only a weak hint); strong ones win."""
     table = _arch_tokens()
+    if node_names:
+        table = {**table, "ppc64": _NODE_PROPOSALS["ppc64"]}
     found: dict[str, tuple[str, bool]] = {}
     for token in tokens:
         arch = table.get(token)
@@ -589,6 +629,7 @@ class ArchChoice:
     reason: str  # why this asset (and, when there were others, why it beat them)
     alternatives: tuple[str, ...] = ()  # the other candidates for this arch, best first
     manual: bool = False
+    elf_decides: tuple[str, ...] = ()  # not yet settled: the arches the name may mean
 
 
 @dataclass(frozen=True)
@@ -684,8 +725,9 @@ def discover(
 
     rejected: dict[str, RejectedAsset] = {}
     by_arch: dict[str, list[_Classified]] = {}
+    node_names = uses_node_names(names)
     for name in names:
-        read = classify(name, project)
+        read = classify(name, project, node_names=node_names)
         if read.arch is None:
             rejected[name] = RejectedAsset(name, read.reason)
         elif read.libc == "musl" and not allow_musl:
@@ -705,23 +747,11 @@ def discover(
             else:
                 skipped.append(result)
             continue
-        # Sorted by name first so that equal ranks resolve the same way on every run.
-        by_name = sorted(by_arch.get(arch, []), key=lambda c: c.name)
-        candidates = sorted(by_name, key=lambda c: _rank(c, prefer_libc), reverse=True)
-        if not candidates:
-            skipped.append(SkippedArch(arch, _why_none(arch, names, rejected, by_arch)))
-            continue
-        best = candidates[0]
-        reason = best.reason
-        if best.libc == "musl" and prefer_libc == "gnu":
-            reason += "; musl build (no gnu build for this arch)"
-        if best.variant:
-            reason += "; only a microarchitecture-level build is available"
-        for loser in candidates[1:]:
-            rejected[loser.name] = RejectedAsset(loser.name, _why_lost(loser, best, prefer_libc), arch)
-        chosen.append(
-            ArchChoice(arch, best.name, best.kind, best.libc, reason, tuple(c.name for c in candidates[1:]))
-        )
+        auto = _auto_choice(arch, names, by_arch, rejected, prefer_libc)
+        if isinstance(auto, ArchChoice):
+            chosen.append(auto)
+        else:
+            skipped.append(auto)
 
     # Candidates for arches nobody asked for are not choices either; say so.
     for arch, candidates in by_arch.items():
@@ -738,6 +768,83 @@ def discover(
         chosen=tuple(chosen),
         skipped=tuple(skipped),
         rejected=tuple(sorted(rejected.values(), key=lambda r: order.get(r.name, 0))),
+    )
+
+
+def _auto_choice(
+    arch: str,
+    names: Sequence[str],
+    by_arch: Mapping[str, list[_Classified]],
+    rejected: dict[str, RejectedAsset],
+    prefer_libc: str,
+) -> ArchChoice | SkippedArch:
+    """The best candidate for ``arch`` (the others go to ``rejected``), or why there is none."""
+    # Sorted by name first so that equal ranks resolve the same way on every run.
+    by_name = sorted(by_arch.get(arch, []), key=lambda c: c.name)
+    candidates = sorted(by_name, key=lambda c: _rank(c, prefer_libc), reverse=True)
+    if not candidates:
+        return SkippedArch(arch, _why_none(arch, names, rejected, by_arch))
+    best = candidates[0]
+    reason = best.reason
+    if best.libc == "musl" and prefer_libc == "gnu":
+        reason += "; musl build (no gnu build for this arch)"
+    if best.variant:
+        reason += "; only a microarchitecture-level build is available"
+    for loser in candidates[1:]:
+        rejected[loser.name] = RejectedAsset(loser.name, _why_lost(loser, best, prefer_libc), arch)
+    others = tuple(c.name for c in candidates[1:])
+    return ArchChoice(arch, best.name, best.kind, best.libc, reason, others, elf_decides=best.elf_decides)
+
+
+def settle_with_elf(
+    found: Discovery, wanted: Sequence[str], read: Callable[[str], Sequence[ElfInfo]]
+) -> Discovery:
+    """Let the ELF headers decide the choices whose names were ambiguous (``elf_decides``).
+
+    ``read(asset)`` returns the ELF headers of the asset's executables. A choice stays where
+    the name put it when the headers agree (or cannot tell, like an ARM binary without a float
+    ABI); it moves to the arch the headers show when that arch is wanted and has no asset of
+    its own; otherwise the asset is rejected and its arch skipped, with the headers' verdict.
+    """
+    from multiarch import suites
+
+    chosen = list(found.chosen)
+    skipped = list(found.skipped)
+    rejected = list(found.rejected)
+    for choice in [c for c in found.chosen if c.elf_decides]:
+        infos = list(read(choice.asset))
+        settled = replace(choice, elf_decides=())
+        if not infos:
+            settled = replace(settled, reason=f"{choice.reason}; no ELF executable in it to check")
+            chosen[chosen.index(choice)] = settled
+            continue
+        shown = describe(infos[0])
+        fits = [a.name for a in suites.default_table().arches if all(runs_as(i, a) for i in infos)]
+        free = [a for a in fits if a in wanted and (a == choice.arch or found.choice(a) is None)]
+        if choice.arch in fits:
+            how = "confirms" if len(fits) == 1 else f"fits {' and '.join(fits)}; kept"
+            chosen[chosen.index(choice)] = replace(
+                settled, reason=f"{choice.reason}; ELF header {shown} {how}"
+            )
+            continue
+        if free:
+            arch = free[0]
+            reason = f"{choice.reason}; ELF header {shown} decides {arch}"
+            chosen[chosen.index(choice)] = replace(settled, arch=arch, reason=reason)
+            skipped = [s for s in skipped if s.arch != arch]
+            why = f"{choice.asset} was proposed for {choice.arch}, but its ELF header shows {shown} ({arch})"
+        else:
+            chosen.remove(choice)
+            where = f"{', '.join(fits)}, not requested or already chosen" if fits else "no supported arch"
+            rejected.append(RejectedAsset(choice.asset, f"ELF header {shown}: {where}", choice.arch))
+            why = f"{choice.asset} was proposed, but its ELF header shows {shown}"
+        if found.choice(choice.arch) is choice and all(c.arch != choice.arch for c in chosen):
+            skipped.append(SkippedArch(choice.arch, why))
+    order = {a: i for i, a in enumerate(wanted)}
+    return Discovery(
+        chosen=tuple(sorted(chosen, key=lambda c: order.get(c.arch, len(order)))),
+        skipped=tuple(skipped),
+        rejected=tuple(rejected),
     )
 
 

@@ -15,6 +15,7 @@ API summary::
     read_elf(path) -> ElfInfo | None          # None: not an ELF file; PackagingError: truncated
     parse_elf(read) -> ElfInfo                # from a (offset, size) -> bytes reader
     verify_arch(info, arch, *, path, asset="") -> None   # ArchitectureError on mismatch
+    runs_as(info, arch) -> bool               # verify_arch as a question
     describe(info) -> str                     # "x86-64 (64-bit little-endian)"
     shlib_depends(infos) -> tuple[str, ...]   # ("libc6 (>= 2.17)", "libgcc-s1")
 """
@@ -389,6 +390,18 @@ def verify_arch(info: ElfInfo, arch: ArchTarget, *, path: str, asset: str = "") 
         if want is not None and have is not None and have != want:
             other = "armhf" if have == "hard" else "armel"
             raise fail(f"{have}-float ({other}) binary offered as {arch.name} (which is {want}-float)")
+
+
+def runs_as(info: ElfInfo, arch: ArchTarget) -> bool:
+    """Whether ``info`` can run on ``arch``: ``verify_arch`` without the error.
+
+    An ARM binary that records no float ABI (a static Go build) runs as armel and armhf alike.
+    """
+    try:
+        verify_arch(info, arch, path="")
+    except ArchitectureError:
+        return False
+    return True
 
 
 # Libraries every Debian arch we target gets from these packages (glibc's own, then GCC's).

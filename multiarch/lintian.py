@@ -11,12 +11,24 @@ package at ``/usr/share/lintian/overrides/<package>`` and only for the files it 
   and this builder exists to ship the published, checksum-verified binaries as they are.
 - ``unstripped-binary-or-object``: stripping would change the bytes whose checksums upstream
   published (and drop the symbols upstream chose to ship for backtraces).
+- ``embedded-library``: upstream compiled a copy of a library (zlib, …) into its binary. Debian
+  would link the system's copy instead, which needs a rebuild from source; the published
+  binary is shipped as it is, so the override covers every upstream ELF file (whichever
+  library lintian recognises in it: the context is a wildcard, the file is named).
+
+- ``national-encoding`` under a bundle's folder (``/usr/lib/<package>``, bundle mode only): the
+  upstream tree is shipped as released, and re-encoding upstream's files (C headers and
+  assembler sources in Latin-1, as toolchains bundle them) would change what they are.
+
+Anything else the package's own ``lintian_overrides`` (package.yaml) lists is appended, each
+with the reason the configuration gives. ``--lintian strict`` turns any remaining error into
+a failed job (category ``packaging``).
 
 API summary::
 
     run_lintian(deb, *, timeout=600.0, profile=None) -> LintianResult
     parse_lintian(output) -> LintianResult
-    override_entry(package, binaries) -> DataEntry | None
+    override_entry(package, binaries, configured=(), bundle_dir=None) -> DataEntry | None
     LintianResult(errors, warnings, info, pedantic, overridden, tags, command_failed)
         .counts() -> LintianCounts for the result file (contracts.builder_result)
 """
@@ -133,23 +145,52 @@ def _pointer(path: str) -> str:
     return f"[{path}]"
 
 
-def override_entry(package: str, binaries: Iterable[StagedBinary]) -> DataEntry | None:
+def override_entry(
+    package: str,
+    binaries: Iterable[StagedBinary],
+    configured: Iterable[tuple[str, str]] = (),
+    bundle_dir: str | None = None,
+) -> DataEntry | None:
     """The package's lintian overrides for upstream binaries we ship unmodified, or None.
 
-    Every line names the file it concerns, so an override never hides the same problem elsewhere.
+    Every built-in line names the file it concerns, so an override never hides the same problem
+    elsewhere. ``configured`` are package.yaml's (override, reason) pairs, appended as given.
     """
     lines: list[str] = []
-    static = sorted(b.path for b in binaries if b.elf is not None and b.elf.is_executable and b.elf.is_static)
-    unstripped = sorted(b.path for b in binaries if b.elf is not None and b.elf.has_symtab)
+    elves = [b for b in binaries if b.elf is not None]
+    static = sorted(b.path for b in elves if b.elf is not None and b.elf.is_executable and b.elf.is_static)
+    unstripped = sorted(b.path for b in elves if b.elf is not None and b.elf.has_symtab)
+    upstream = sorted({b.path for b in elves})
     if static:
         lines.append("# Upstream publishes this build statically linked; it is shipped as released.")
         lines += [f"{package}: statically-linked-binary {_pointer(p)}" for p in static]
     if unstripped:
         lines.append("# Upstream's binaries are shipped byte-identical to the checksummed release assets.")
         lines += [f"{package}: unstripped-binary-or-object {_pointer(p)}" for p in unstripped]
+    if upstream:
+        lines.append("# Libraries upstream compiled into its binaries; relinking needs a rebuilt upstream.")
+        lines += [f"{package}: embedded-library * {_pointer(p)}" for p in upstream]
+    if bundle_dir:
+        lines.append("# Upstream's bundled tree is shipped as released, in the encodings upstream chose.")
+        lines.append(f"{package}: national-encoding {_pointer(bundle_dir.strip('/') + '/*')}")
+    for override, reason in configured:
+        lines.append(f"# {reason}" if reason else "# From package.yaml (lintian_overrides).")
+        lines.append(f"{package}: {override}")
     if not lines:
         return None
     return DataEntry.blob(f"usr/share/lintian/overrides/{package}", ("\n".join(lines) + "\n").encode())
+
+
+def strict_failure(result: LintianResult) -> str | None:
+    """Why ``--lintian strict`` fails a package (its errors, named), or None when it passes."""
+    if result.errors == 0:
+        return None
+    names = sorted({t.tag for t in result.tags if t.severity == "E"})
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return (
+        f"lintian found {result.errors} error{'s' if result.errors != 1 else ''} ({shown}) "
+        "and lintian-check is strict"
+    )
 
 
 def format_summary(result: LintianResult) -> str:

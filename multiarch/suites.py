@@ -42,11 +42,12 @@ from typing import Any, Final, Literal, TypeVar, cast
 import jsonschema
 from debian.debian_support import version_compare
 
+from contracts.schema_files import schema_path
 from multiarch.errors import ConfigError
 
 _HERE = Path(__file__).resolve().parent
 DATA_FILE = _HERE / "data" / "suites.json"
-SCHEMA_FILE = _HERE.parent / "schemas" / "suites.schema.json"
+SCHEMA_FILE = schema_path("suites.schema.json")
 
 Endianness = Literal["little", "big"]
 FloatAbi = Literal["hard", "soft"]

@@ -31,13 +31,14 @@ from typing import TYPE_CHECKING, Final
 import jsonschema
 
 from contracts.fileio import atomic_write_json
+from contracts.schema_files import schema_path
 from contracts.vocabulary import DEFAULT_REGRESSION_THRESHOLD_PERCENT
 from telemetry.json_documents import checked_document
 
 if TYPE_CHECKING:
     from telemetry.metrics_doc import BaselineDiff, JsonObject, MetricsDocument
 
-SCHEMA_PATH: Final = Path(__file__).resolve().parent.parent / "schemas" / "baseline.schema.json"
+SCHEMA_PATH: Final = schema_path("baseline.schema.json")
 DURATION_FLOOR_SECONDS: Final = 5.0
 MEMORY_FLOOR_MB: Final = 16.0
 

@@ -1,7 +1,7 @@
 """A schema-valid document -> PackageConfig, phase by phase, checking what the schema cannot.
 
 The phases run in a fixed order (arch defaults, architectures, suites, section, compression,
-checksums, source, relations, description, ignored assets), so of several problems the same
+checksums, source, relations, description, ignored assets, lintian overrides), so of several problems the same
 one is always reported first.
 """
 
@@ -172,10 +172,11 @@ def build_config(path: Path, doc: dict[str, Any], lines: Mapping[PathKey, int]) 
     checksums = _checksums(checker, doc)
     assets_dir = checker.template_in(doc.get("source") or {}, "assets_dir", ("source",))
     relations = {key: checker.relations(key, doc.get(key)) for key in RELATION_FIELDS}
-    description = checker.description(doc["description"])
+    description = checker.description(doc["description"], doc["package_name"])
     ignore_assets = tuple(
         checker.template(v, ("ignore_assets", i)) for i, v in enumerate(doc.get("ignore_assets", ()))
     )
+    overrides = checker.lintian_overrides(doc.get("lintian_overrides"), doc["package_name"])
     repo = doc.get("github_repo")
     return PackageConfig(
         path=path,
@@ -198,5 +199,7 @@ def build_config(path: Path, doc: dict[str, Any], lines: Mapping[PathKey, int]) 
         assets_dir=assets_dir,
         compression=compression,
         field_lines=tuple((format_path(p), n) for p, n in lines.items()),
+        lintian_overrides=overrides,
+        notes=tuple(checker.notes),
         **relations,  # the relation keys of package.yaml are also the field names
     )

@@ -16,6 +16,11 @@ from multiarch.suites import ArchInfo
 
 MAX_SYNOPSIS = 80  # lintian warns above this, and default packages must be lintian-clean
 
+# lintian's description-synopsis-starts-with-article: a synopsis is a noun phrase, not a sentence.
+# "pkg: tag …" or "pkg binary: tag …": lintian's own override syntax, package first.
+_OVERRIDE_PACKAGE = re.compile(r"^(?P<package>[a-z0-9][a-z0-9+.-]+)(?: binary)?:\s*(?P<rest>.*)$")
+_ARTICLE = re.compile(r"^(?P<article>an?|the)\s+(?P<rest>\S.*)$", re.IGNORECASE)
+
 # Debian archive sections (policy 2.4), so a typo gets a hint instead of a lintian warning later.
 _SECTIONS_TEXT = (
     "admin cli-mono comm database debian-installer debug devel doc editors education electronics "
@@ -41,6 +46,8 @@ class Checker:
     def __init__(self, file: str, lines: Mapping[PathKey, int]) -> None:
         self.file = file
         self.lines = lines
+        # What the checks changed on the user's behalf; the plan and the build log show them.
+        self.notes: list[str] = []
 
     def error(self, path: PathKey, message: str) -> ConfigError:
         return ConfigError(message, file=self.file, line=line_for(path, self.lines), field=format_path(path))
@@ -122,7 +129,7 @@ class Checker:
             return None
         return InstallSpec(**{k: self.paths(v, (*path, k)) for k, v in value.items()})
 
-    def description(self, text: str) -> str:
+    def description(self, text: str, package: str = "") -> str:
         """The synopsis line, a newline and the body, with the synopsis short enough for lintian."""
         lines = [line.rstrip() for line in text.strip("\n").splitlines()]
         synopsis = lines[0].strip() if lines else ""
@@ -134,8 +141,62 @@ class Checker:
                 f"the first line (the synopsis) is {len(synopsis)} characters; "
                 f"keep it at most {MAX_SYNOPSIS} and put the rest on the following lines",
             )
+        synopsis = self._without_article(synopsis)
+        if package and re.match(rf"{re.escape(package)}\b", synopsis, re.IGNORECASE):
+            # lintian's description-starts-with-package-name is an error, and no rewording of
+            # ours would say what the user means; the synopsis says what the package is.
+            raise self.error(
+                ("description",),
+                f"the synopsis {synopsis!r} starts with the package name {package!r} (a lintian "
+                "error: the name is shown next to it anyway); say what the package is, e.g. "
+                "'Fast Python package manager' rather than 'uv is a fast …'",
+            )
         body = "\n".join(lines[1:]).strip("\n")
         return synopsis + ("\n" + body if body else "")
+
+    def _without_article(self, synopsis: str) -> str:
+        """The synopsis without a leading "A", "An" or "The", which lintian warns about.
+
+        The fix is mechanical and always right for a noun phrase, so it is made rather than
+        refused; the note says what was packaged instead.
+        """
+        match = _ARTICLE.match(synopsis)
+        if match is None:
+            return synopsis
+        rest = match["rest"]
+        fixed = rest[:1].upper() + rest[1:]
+        line = line_for(("description",), self.lines)
+        where = f"{self.file}:{line}" if line else self.file
+        self.notes.append(
+            f"{where}: description: the synopsis starts with the article {match['article']!r} "
+            f"(lintian: description-synopsis-starts-with-article); packaged as {fixed!r}"
+        )
+        return fixed
+
+    def lintian_overrides(self, value: Any, package: str) -> tuple[tuple[str, str], ...]:
+        """``lintian_overrides``: (override without the package prefix, reason) per entry.
+
+        An entry may name the package (``pkg: tag``, lintian's own file format) but only this one:
+        an override for another package would silently never apply.
+        """
+        out: list[tuple[str, str]] = []
+        for i, item in enumerate(value or ()):
+            path: PathKey = ("lintian_overrides", i)
+            text, reason = (item, "") if isinstance(item, str) else (item["override"], item.get("reason", ""))
+            if not isinstance(item, str):
+                path = (*path, "override")
+            prefixed = _OVERRIDE_PACKAGE.match(text)
+            if prefixed is not None:
+                if prefixed["package"] != package:
+                    raise self.error(
+                        path, f"the override names package {prefixed['package']!r}, but this is {package!r}"
+                    )
+                text = prefixed["rest"]
+            override = " ".join(text.split())
+            if not override:
+                raise self.error(path, "an override needs a lintian tag")
+            out.append((override, " ".join(reason.split())))
+        return tuple(out)
 
     def section(self, section: str) -> str:
         base_section = section.rsplit("/", 1)[-1]

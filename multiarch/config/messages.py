@@ -10,19 +10,17 @@ import difflib
 import functools
 import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, cast
 
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
+from contracts.schema_files import schema_path
 from multiarch.config.fields import PathKey, format_path, line_for
 from multiarch.config.yaml_loader import yaml_type
 from multiarch.errors import ConfigError
 
-# This file sits in <root>/multiarch/config/; the schemas folder is <root>/schemas, both in the
-# repository and in the image (/app/multiarch, /app/schemas).
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "package.schema.json"
+SCHEMA_FILE = schema_path("package.schema.json")
 
 _TYPE_NAMES = {
     "string": "a string",

@@ -17,6 +17,7 @@ from multiarch.config.fields import (
     SUITE_OVERRIDE_FIELD,
 )
 from multiarch.config.templates import expand
+from multiarch.debian import wrap_extended
 from multiarch.errors import ConfigError
 from multiarch.suites import Suite
 
@@ -154,6 +155,10 @@ class PackageConfig:
     assets_dir: str | None
     compression: str
     field_lines: tuple[tuple[str, int], ...] = ()
+    # package.yaml's lintian_overrides: ("tag [context]" without the package prefix, reason).
+    lintian_overrides: tuple[tuple[str, str], ...] = ()
+    # What loading changed on the user's behalf (e.g. a synopsis article dropped), for the log.
+    notes: tuple[str, ...] = ()
 
     @property
     def synopsis(self) -> str:
@@ -232,7 +237,7 @@ class PackageConfig:
     def control_description(self) -> str:
         """Synopsis, then the extended text with policy 5.6.13 continuation lines."""
         lines = [self.synopsis]
-        for raw in self.extended_description.splitlines():
+        for raw in wrap_extended(self.extended_description).splitlines():
             text = raw.rstrip()
             lines.append(" ." if not text else " " + text)
         return "\n".join(lines)

@@ -6,9 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from action.annotations import annotate, annotate_outcome, group
+from action.annotations import (
+    MAX_ANNOTATIONS_PER_LEVEL,
+    annotate,
+    annotate_outcome,
+    flush_annotations,
+    group,
+)
 from action.builder_result import BuilderResult, EarlyFailure, JobResult, LintianCounts
 from action.outcome import ActionOutcome, FailureInfo, ProducedPackage
+from contracts.vocabulary import AnnotationLevel
+
+
+@pytest.fixture(autouse=True)
+def fresh_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each test is a step of its own: no annotation budget left over from another test."""
+    flush_annotations()
+    capsys.readouterr()
 
 
 def outcome(**overrides: object) -> ActionOutcome:
@@ -113,3 +127,82 @@ def test_cancelled_is_a_warning_not_an_error(tmp_path: Path, capsys: pytest.Capt
     annotate_outcome(outcome(status="cancelled", failure=FailureInfo("unknown", "x")), tmp_path)
     out = capsys.readouterr().out
     assert out.startswith("::warning::The build was cancelled") and "::error" not in out
+
+
+def failed_jobs(count: int) -> BuilderResult:
+    jobs = tuple(
+        JobResult(f"arch{i}", "trixie", "failure", "", "", 0, "", f"reason {i}", "dependency", None, 1)
+        for i in range(count)
+    )
+    return BuilderResult("p", "v1", "1", "1", "failure", jobs, (), None)
+
+
+def error_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("::error")]
+
+
+def test_25_failed_jobs_show_9_annotations_and_one_that_counts_the_other_16(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    failure = FailureInfo("dependency", "25 jobs failed")
+    annotate_outcome(outcome(result=failed_jobs(25), failure=failure), tmp_path)
+    out = capsys.readouterr().out
+    errors = error_lines(out)
+    assert len(errors) == MAX_ANNOTATIONS_PER_LEVEL == 10
+    assert errors[:9] == [f"::error title=arch{i}/trixie failed (dependency)::reason {i}" for i in range(9)]
+    assert errors[9].startswith("::error title=16 more errors::GitHub shows 10 errors per step; the other 16")
+    assert "job summary lists every failed job" in errors[9]
+    # Nothing is lost: the jobs past the budget are plain lines of the log, in order.
+    plain = [line for line in out.splitlines() if line.startswith("[error]")]
+    assert plain == [f"[error] arch{i}/trixie failed (dependency): reason {i}" for i in range(9, 25)]
+
+
+def test_exactly_10_failed_jobs_are_all_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    annotate_outcome(outcome(result=failed_jobs(10), failure=FailureInfo("dependency", "x")), tmp_path)
+    out = capsys.readouterr().out
+    assert error_lines(out) == [
+        f"::error title=arch{i}/trixie failed (dependency)::reason {i}" for i in range(10)
+    ]
+    assert "[error]" not in out
+
+
+def test_11_failed_jobs_show_9_and_a_count_of_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    annotate_outcome(outcome(result=failed_jobs(11), failure=FailureInfo("dependency", "x")), tmp_path)
+    errors = error_lines(capsys.readouterr().out)
+    assert len(errors) == 10
+    assert errors[-1].startswith("::error title=2 more errors::")
+
+
+def test_the_budget_counts_earlier_annotations_of_the_step_and_each_level_has_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for i in range(12):
+        annotate(AnnotationLevel.WARNING, f"telemetry warning {i}", title="Telemetry")
+    annotate(AnnotationLevel.ERROR, "reporting failed", title="Action reporting")
+    annotate_outcome(outcome(result=failed_jobs(12), failure=FailureInfo("dependency", "x")), tmp_path)
+    out = capsys.readouterr().out.splitlines()
+    errors = [line for line in out if line.startswith("::error")]
+    warnings = [line for line in out if line.startswith("::warning")]
+    assert len(errors) == 10 and errors[0] == "::error title=Action reporting::reporting failed"
+    assert errors[-1].startswith("::error title=4 more errors::")
+    assert len(warnings) == 10 and warnings[-1].startswith("::warning title=3 more warnings::")
+    assert "[warning] Telemetry: telemetry warning 11" in out
+
+
+def test_a_new_step_starts_with_a_fresh_budget(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    annotate_outcome(outcome(result=failed_jobs(25), failure=FailureInfo("dependency", "x")), tmp_path)
+    capsys.readouterr()
+    annotate(AnnotationLevel.ERROR, "boom")
+    assert capsys.readouterr().out == "::error::boom\n"
+
+
+def test_an_annotation_past_the_budget_keeps_its_file_and_line_in_the_log(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for i in range(11):
+        annotate(AnnotationLevel.ERROR, f"bad {i}", file="package.yaml", line=i + 1, title="Config error")
+    flush_annotations()
+    out = capsys.readouterr().out.splitlines()
+    assert "[error] package.yaml:10 Config error: bad 9" in out
+    assert "[error] package.yaml:11 Config error: bad 10" in out
+    assert out[-1].startswith("::error title=2 more errors::")

@@ -183,6 +183,62 @@ def test_docs_and_schema_agree() -> None:
 # --------------------------------------------------------------------------- values
 
 
+@pytest.mark.parametrize(
+    ("first", "packaged"),
+    [("An extremely fast tool", "Extremely fast tool"), ("the tool", "Tool"), ("A  b", "B")],
+)
+def test_a_leading_article_is_dropped_and_noted(tmp_path: Path, first: str, packaged: str) -> None:
+    path = write(tmp_path, BASE.replace("Does foo things", first))
+    config = load_config(path)
+    assert config.synopsis == packaged
+    assert config.extended_description.startswith("Foo does things")
+    (note,) = config.notes
+    assert note.startswith(f"{path}:3: description:")
+    assert "description-synopsis-starts-with-article" in note and repr(packaged) in note
+
+
+def test_a_synopsis_that_merely_starts_with_an_a_word_is_kept(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, BASE.replace("Does foo things", "Another tool; theme engine")))
+    assert config.synopsis == "Another tool; theme engine"
+    assert config.notes == ()
+
+
+@pytest.mark.parametrize("first", ["foo for doing things", "The Foo toolchain", "FOO-based helper"])
+def test_a_synopsis_starting_with_the_package_name_is_refused(tmp_path: Path, first: str) -> None:
+    error = load_error(tmp_path, BASE.replace("Does foo things", first))
+    assert (error.line, error.field) == (3, "description")
+    assert "starts with the package name 'foo'" in str(error)
+
+
+def test_lintian_overrides_strings_and_mappings(tmp_path: Path) -> None:
+    text = BASE + (
+        "lintian_overrides:\n"
+        '  - "national-encoding [usr/lib/foo/share/*]"\n'
+        "  - override: 'foo: embedded-library zlib [usr/lib/foo/bin/x]'\n"
+        "    reason: upstream bundles zlib\n"
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.lintian_overrides == (
+        ("national-encoding [usr/lib/foo/share/*]", ""),
+        ("embedded-library zlib [usr/lib/foo/bin/x]", "upstream bundles zlib"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "words"),
+    [
+        ("'bar: national-encoding'", "lintian_overrides[0]", "names package 'bar'"),
+        ("'Not A Tag'", "lintian_overrides[0]", "lintian override line"),
+        ("{reason: why}", "lintian_overrides[0]", "override"),
+    ],
+)
+def test_bad_lintian_overrides_name_the_line(tmp_path: Path, entry: str, field: str, words: str) -> None:
+    error = load_error(tmp_path, BASE + f"lintian_overrides:\n  - {entry}\n")
+    assert error.line == 10
+    assert error.field is not None and error.field.startswith(field)
+    assert words in str(error)
+
+
 def test_defaults_and_description(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, BASE))
     assert config.architecture_mode == "all"

@@ -80,7 +80,9 @@ def test_control_fields_in_order() -> None:
 
 def test_empty_extended_description_gets_one() -> None:
     para = deb822.Deb822(control_bytes(meta(extended_description=""), 1).decode())
-    assert len(para["Description"].splitlines()) == 2  # lintian: extended-description-is-empty is an error
+    lines = para["Description"].splitlines()
+    assert len(lines) >= 2  # lintian: extended-description-is-empty is an error
+    assert all(len(line) <= 80 for line in lines)  # extended-description-line-too-long
     with pytest.raises(PackagingError):
         format_description("", "x")
 
@@ -195,3 +197,15 @@ def test_man_page_is_valid_roff(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_long_extended_lines_are_folded_at_80_columns_and_verbatim_lines_kept() -> None:
+    prose = "word " * 40
+    verbatim = "  " + "x" * 100
+    text = format_description("Tool", f"{prose}\n\n{verbatim}")
+    lines = text.splitlines()
+    assert lines[0] == "Tool"
+    assert " ." in lines
+    assert f" {verbatim}" in lines  # two leading spaces: displayed verbatim, never folded
+    assert all(len(line) <= 80 for line in lines if line != f" {verbatim}")
+    assert " ".join(line.strip() for line in lines[1 : lines.index(" .")]) == prose.strip()

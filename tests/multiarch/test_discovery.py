@@ -9,6 +9,7 @@ import lzma
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -511,3 +512,82 @@ def test_manual_exact_name_with_glob_characters() -> None:
     names = ["tool[linux]-amd64.tar.gz", "toolx-amd64.tar.gz"]
     d = discover(names, ["amd64"], manual={"amd64": "tool[linux]-amd64.tar.gz"})
     assert d.asset_for("amd64") == "tool[linux]-amd64.tar.gz"
+
+
+# --------------------------------------------------------------------------- Node names, ELF decides
+
+NODE_RELEASE = [f"tool-1.0.0-linux-{a}.tar.gz" for a in ("x64", "ia32", "arm", "arm64", "ppc64", "s390x")]
+
+
+def test_node_words_propose_debian_arches() -> None:
+    from multiarch.discovery import uses_node_names
+
+    assert uses_node_names(NODE_RELEASE)
+    assert not uses_node_names(["tool-linux-arm.tar.gz", "tool-linux-amd64.tar.gz"])
+    d = discover(NODE_RELEASE, ["amd64", "i386", "armhf", "armel", "arm64", "ppc64el", "s390x"])
+    assert d.as_mapping() == {
+        "amd64": "tool-1.0.0-linux-x64.tar.gz",
+        "i386": "tool-1.0.0-linux-ia32.tar.gz",
+        "armhf": "tool-1.0.0-linux-arm.tar.gz",  # Node's arm is ARMv7 hard-float
+        "arm64": "tool-1.0.0-linux-arm64.tar.gz",
+        "ppc64el": "tool-1.0.0-linux-ppc64.tar.gz",  # Node's ppc64 is little-endian
+        "s390x": "tool-1.0.0-linux-s390x.tar.gz",
+    }
+    assert d.choice("armhf").elf_decides == ("armel", "armhf")  # type: ignore[union-attr]
+    assert d.choice("ppc64el").elf_decides == ("ppc64el",)  # type: ignore[union-attr]
+    assert d.choice("amd64").elf_decides == ()  # type: ignore[union-attr]
+
+
+def test_outside_node_names_ppc64_stays_big_endian_and_arm_armel() -> None:
+    d = discover(["tool_linux_arm.tar.gz", "tool_linux_ppc64.tar.gz", "tool_linux_amd64.tar.gz"])
+    assert d.asset_for("armel") == "tool_linux_arm.tar.gz"
+    assert d.asset_for("ppc64el") is None
+    assert "big-endian" in (d.rejection("tool_linux_ppc64.tar.gz") or "")
+
+
+def _elf_info(machine: int, elf_class: int, endian: str, flags: int = 0) -> Any:
+    from multiarch.elf import ElfInfo
+
+    return ElfInfo(elf_class, endian, 0, 2, machine, flags, None, (), None, False, False, ())
+
+
+def test_elf_header_moves_a_soft_float_arm_build_to_armel() -> None:
+    from multiarch.discovery import settle_with_elf
+
+    wanted = ["armhf", "armel"]
+    d = discover(NODE_RELEASE, wanted)
+    soft = _elf_info(40, 32, "little", 0x05000200)  # EABI5, soft-float
+    settled = settle_with_elf(d, wanted, lambda name: [soft])
+    assert settled.as_mapping() == {"armel": "tool-1.0.0-linux-arm.tar.gz"}
+    assert "decides armel" in settled.choice("armel").reason  # type: ignore[union-attr]
+    assert "ELF header" in (settled.skip_reason("armhf") or "")
+    assert all(c.elf_decides == () for c in settled.chosen)
+
+
+def test_elf_header_without_float_abi_keeps_the_names_reading() -> None:
+    from multiarch.discovery import settle_with_elf
+
+    d = discover(NODE_RELEASE, ["armhf", "armel"])
+    static_go = _elf_info(40, 32, "little", 0x05000002)  # EABI5, float ABI not recorded
+    settled = settle_with_elf(d, ["armhf", "armel"], lambda name: [static_go])
+    assert settled.asset_for("armhf") == "tool-1.0.0-linux-arm.tar.gz"
+    assert "fits armhf and armel; kept" in settled.choice("armhf").reason  # type: ignore[union-attr]
+
+
+def test_elf_header_rejects_a_big_endian_ppc64_build() -> None:
+    from multiarch.discovery import settle_with_elf
+
+    d = discover(NODE_RELEASE, ["ppc64el"])
+    settled = settle_with_elf(d, ["ppc64el"], lambda name: [_elf_info(21, 64, "big")])
+    assert settled.asset_for("ppc64el") is None
+    assert "big-endian" in (settled.rejection("tool-1.0.0-linux-ppc64.tar.gz") or "")
+    assert "ELF header" in (settled.skip_reason("ppc64el") or "")
+
+
+def test_elf_header_decides_a_bare_x86_name() -> None:
+    from multiarch.discovery import settle_with_elf
+
+    d = discover(["tool-linux-x86.tar.gz"], ["amd64", "i386"])
+    assert d.asset_for("i386") == "tool-linux-x86.tar.gz"
+    settled = settle_with_elf(d, ["amd64", "i386"], lambda name: [_elf_info(62, 64, "little")])
+    assert settled.as_mapping() == {"amd64": "tool-linux-x86.tar.gz"}

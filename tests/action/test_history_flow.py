@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "ghs_HISTORYflowTOKEN_0123456789"
 REPO = "acme/tool"
 QUICK = "python3 -c 'import time; time.sleep(0.3)'"
-SLOW = "python3 -c 'import time; time.sleep(7)'"
+# 9 s against ~0.5 s: far above the 5 s floor even when a loaded machine slows the quick runs.
+SLOW = "python3 -c 'import time; time.sleep(9)'"
 
 
 @pytest.fixture

@@ -110,7 +110,7 @@ def test_four_runs_save_compare_detect_and_a_pull_request_uses_main(gh: FakeGitH
     entries = _history(third)["entries"]
     assert [e["run_id"] for e in entries] == ["101", "102", "103"]  # type: ignore[index]
     assert [e["baseline"] for e in entries] == [True, True, False]  # type: ignore[index]
-    assert "```mermaid\nxychart-beta" in third.summary and '"this run"' in third.summary
+    assert "```mermaid\nxychart-beta" in third.summary and '"now"' in third.summary
     _upload(gh, third, 103, "main")
 
     # The feature branch's own (newer) history would hide the regression; the PR must use main's.

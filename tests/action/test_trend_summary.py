@@ -54,7 +54,7 @@ def test_twenty_runs_chart_each_figure_with_this_run_marked_and_stay_small() -> 
     charts = [b for b in mermaid_blocks(text) if "per run" in b]
     assert len(charts) == 2
     for chart in charts:
-        assert chart.count('"this run"') == 1 and '"19"' in chart
+        assert chart.count('"now"') == 1 and '"19"' in chart
         assert "bar [" in chart and "line [" in chart
     assert "| this run | this |" in text
     assert "feature\\|" in text and "<b>" not in text  # untrusted branch names stay text

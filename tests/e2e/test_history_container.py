@@ -265,7 +265,7 @@ def test_heavier_third_run_is_a_regression(history_runs: HistoryRuns) -> None:
         str(i) for i in (RUN_IDS["first"], RUN_IDS["second"], RUN_IDS["third"])
     ]
     assert [e["baseline"] for e in entries] == [True, True, False]
-    assert "```mermaid\nxychart-beta" in run.summary and '"this run"' in run.summary
+    assert "```mermaid\nxychart-beta" in run.summary and '"now"' in run.summary
 
 
 def test_each_run_downloaded_the_previous_main_artifact(history_runs: HistoryRuns) -> None:

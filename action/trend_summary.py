@@ -36,7 +36,7 @@ def _chart(title: str, unit: str, values: Sequence[float], reference: float | No
         "```mermaid",
         "xychart-beta",
         palette,
-        f'    title "{title}"',
+        f'    title "{title}, {THIS_RUN_AXIS} = {THIS_RUN}"',
         f"    x-axis [{', '.join(labels)}]",
         f'    y-axis "{unit}" 0 --> {_axis_top([*values, reference or 0.0]):g}',
         f"    bar [{', '.join(f'{v:.1f}' for v in values)}]",
@@ -92,8 +92,8 @@ def trend_section(outcome: ActionOutcome) -> str | None:
         memory = [e.peak_memory_mb for e in view.entries]
         lines += [
             "",
-            _chart("Build duration per run (s), now = this run", "seconds", durations, figures.reference_duration_seconds),
+            _chart("Build duration per run (s)", "seconds", durations, figures.reference_duration_seconds),
         ]
-        lines += ["", _chart("Peak memory per run (MB), now = this run", "MB", memory, figures.reference_peak_memory_mb)]
+        lines += ["", _chart("Peak memory per run (MB)", "MB", memory, figures.reference_peak_memory_mb)]
     lines += ["", *_table(view)]
     return "\n".join(lines)

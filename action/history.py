@@ -110,7 +110,8 @@ def resolve_source(inputs: ActionInputs, environ: Mapping[str, str]) -> Baseline
 def _from_artifacts(
     inputs: ActionInputs, artifact: str, branch: str, environ: Mapping[str, str]
 ) -> tuple[History | None, str, str | None]:
-    from action.history_source import HistoryQuery, api_url_for, fetch_history
+    from action.history_source import HistoryQuery, fetch_history
+    from multiarch.sources.github import api_url_from_env
 
     if not branch:
         return None, "", "no comparison branch (GITHUB_REF_NAME / GITHUB_BASE_REF unset)"
@@ -119,7 +120,7 @@ def _from_artifacts(
         artifact_name=artifact,
         branch=branch,
         current_run_id=environ.get("GITHUB_RUN_ID", ""),
-        api_url=api_url_for(environ),
+        api_url=api_url_from_env(environ),
         token=inputs.github_token,
     )
     lookup = fetch_history(query)

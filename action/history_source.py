@@ -13,19 +13,19 @@ corrupt or oversized zip, a bad history file) comes back as a ``notice`` and no 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 import requests
-from github import Auth, Github, GithubException
+from github import GithubException
 from github.Artifact import Artifact
 
 from contracts.vocabulary import HISTORY_FILE
 from multiarch.errors import MultiarchError
 from multiarch.extract import ExtractLimits, extract_asset
-from multiarch.sources.github import USER_AGENT, GitHubSource, api_url_from_env
+from multiarch.sources.github import GitHubSource, github_client
 from multiarch.sources.interface import ReleaseAsset, RetryPolicy
 from telemetry.history import History, load_history
 
@@ -75,28 +75,10 @@ class HistoryLookup:
         return f"artifact {a.name} of run {a.run_id} on {a.branch}"
 
 
-def api_url_for(environ: Mapping[str, str]) -> str:
-    return api_url_from_env(environ)
-
-
-def github_client(api_url: str, token: str) -> Github:
-    """A PyGithub client for the action's own API calls: no retries of its own (a failure is a
-    notice, not worth holding the job for), no write pacing (one comment per run)."""
-    return Github(
-        base_url=api_url,
-        auth=Auth.Token(token),
-        timeout=int(LOOKUP_RETRY.read_timeout),
-        user_agent=USER_AGENT,
-        per_page=100,
-        retry=None,
-        seconds_between_requests=None,
-        seconds_between_writes=None,
-        lazy=True,
-    )
-
-
 def _candidates(query: HistoryQuery) -> Iterator[Artifact]:
-    repo = github_client(query.api_url, query.token).get_repo(query.repository)
+    repo = github_client(query.api_url, query.token, timeout=LOOKUP_RETRY.read_timeout, lazy=True).get_repo(
+        query.repository
+    )
     for index, artifact in enumerate(repo.get_artifacts(name=query.artifact_name)):
         if index >= MAX_ARTIFACTS_LISTED:
             return

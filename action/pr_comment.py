@@ -19,7 +19,7 @@ from typing import Final
 import requests
 from github import GithubException
 
-from action.history_source import github_client
+from multiarch.sources.github import github_client
 
 MARKER_PREFIX: Final = "<!-- debian-multiarch-builder:telemetry "
 # Comments are listed oldest first; ours is usually among the first pages.
@@ -77,7 +77,7 @@ def _problem(exc: GithubException, target: CommentTarget) -> str:
 def write_comment(target: CommentTarget, body: str, *, create: bool) -> tuple[str, str | None]:
     """Edit our comment, or create it when ``create``; returns (what happened, notice)."""
     text = f"{target.marker}\n{body}"
-    gh = github_client(target.api_url, target.token)
+    gh = github_client(target.api_url, target.token, timeout=30, lazy=True)
     try:
         issue = gh.get_repo(target.repository).get_issue(target.number)
         for index, comment in enumerate(issue.get_comments()):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from action.history_source import api_url_for
 from action.inputs import ActionInputs, CommentMode
 from action.outcome import ActionOutcome
 from action.pr_comment import CommentTarget, pull_request_number, write_comment
+from multiarch.sources.github import api_url_from_env
 
 
 def _figure(value: float, percent: float | None, unit: str) -> str:
@@ -59,7 +59,7 @@ def comment_on_pull_request(
         repository=environ.get("GITHUB_REPOSITORY", ""),
         number=number,
         key=outcome.history.artifact,
-        api_url=api_url_for(environ),
+        api_url=api_url_from_env(environ),
         token=inputs.github_token,
     )
     create = inputs.pr_comment is CommentMode.ALWAYS or outcome.telemetry.regression_detected

@@ -112,6 +112,24 @@ def _complete_size(asset: ReleaseAsset, progress: _Progress, attempt: _Attempt, 
     return total
 
 
+def github_client(
+    api_url: str, token: str | None, *, timeout: float, user_agent: str = USER_AGENT, lazy: bool = False
+) -> Github:
+    """A PyGithub client with its own retries and request pacing off: the caller's retry policy
+    (or none, where a failure is only a notice) is the one that applies, and we write rarely."""
+    return Github(
+        base_url=api_url,
+        auth=Auth.Token(token) if token else None,
+        timeout=max(1, int(timeout)),
+        user_agent=user_agent,
+        per_page=100,
+        retry=None,
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+        lazy=lazy,
+    )
+
+
 def api_url_from_env(environ: Mapping[str, str] | None = None) -> str:
     """``GITHUB_API_URL``; else ``GITHUB_SERVER_URL`` + ``/api/v3`` for GHES; else api.github.com."""
     env = os.environ if environ is None else environ
@@ -239,16 +257,7 @@ class GitHubSource(ReleaseSource):
         self.retry = retry or RetryPolicy()
         self._token = token or None
         self._user_agent = user_agent
-        self._gh = Github(
-            base_url=self.api_url,
-            auth=Auth.Token(token) if token else None,
-            timeout=max(1, int(self.retry.read_timeout)),
-            user_agent=user_agent,
-            per_page=100,
-            retry=None,
-            seconds_between_requests=None,
-            seconds_between_writes=None,
-        )
+        self._gh = github_client(self.api_url, token, timeout=self.retry.read_timeout, user_agent=user_agent)
 
     @classmethod
     def from_env(

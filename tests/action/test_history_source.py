@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,44 +42,26 @@ def _history(*runs: int, duration: float = 30.0) -> bytes:
     return json.dumps(history_document(History(entries, NAME))).encode()
 
 
+def _upload(gh: FakeGitHub, files: dict[str, bytes] | bytes, run_id: int, branch: str, **kw: Any) -> None:
+    """An upload of this history's artifact by run ``run_id`` on ``branch``."""
+    gh.add_artifact(REPO, NAME, files, run_id=run_id, head_branch=branch, **kw)
+
+
 def _query(gh: FakeGitHub, *, branch: str = "main", run: str = "900", token: str = TOKEN) -> HistoryQuery:
     return HistoryQuery(REPO, NAME, branch, run, gh.api_url, token)
 
 
 def test_the_newest_unexpired_artifact_of_the_branch_is_read(gh: FakeGitHub, tmp_path: Path) -> None:
-    gh.add_artifact(
-        REPO,
-        NAME,
-        {"history.json": _history(1)},
-        run_id=101,
-        head_branch="main",
-        created_at="2026-12-01T10:00:00Z",
-    )
-    gh.add_artifact(
-        REPO,
-        NAME,
+    _upload(gh, {"history.json": _history(1)}, 101, "main", created_at="2026-12-01T10:00:00Z")
+    _upload(
+        gh,
         {"history.json": _history(1, 2), "metrics.json": b"{}"},
-        run_id=102,
-        head_branch="main",
+        102,
+        "main",
         created_at="2026-12-02T10:00:00Z",
     )
-    gh.add_artifact(
-        REPO,
-        NAME,
-        {"history.json": _history(7)},
-        run_id=103,
-        head_branch="feature",
-        created_at="2026-12-03T09:00:00Z",
-    )
-    gh.add_artifact(
-        REPO,
-        NAME,
-        {"history.json": _history(8)},
-        run_id=104,
-        head_branch="main",
-        created_at="2026-12-03T10:00:00Z",
-        expired=True,
-    )
+    _upload(gh, {"history.json": _history(7)}, 103, "feature", created_at="2026-12-03T09:00:00Z")
+    _upload(gh, {"history.json": _history(8)}, 104, "main", created_at="2026-12-03T10:00:00Z", expired=True)
     gh.add_artifact(REPO, "other-name", {"history.json": _history(9)}, run_id=105, head_branch="main")
 
     lookup = fetch_history(_query(gh), tmp_path)
@@ -94,22 +77,8 @@ def test_the_newest_unexpired_artifact_of_the_branch_is_read(gh: FakeGitHub, tmp
 
 
 def test_a_pull_request_reads_its_base_branch_and_skips_its_own_run(gh: FakeGitHub, tmp_path: Path) -> None:
-    gh.add_artifact(
-        REPO,
-        NAME,
-        {"history.json": _history(1)},
-        run_id=101,
-        head_branch="main",
-        created_at="2026-12-01T10:00:00Z",
-    )
-    gh.add_artifact(
-        REPO,
-        NAME,
-        {"history.json": _history(5)},
-        run_id=900,
-        head_branch="main",
-        created_at="2026-12-02T10:00:00Z",
-    )
+    _upload(gh, {"history.json": _history(1)}, 101, "main", created_at="2026-12-01T10:00:00Z")
+    _upload(gh, {"history.json": _history(5)}, 900, "main", created_at="2026-12-02T10:00:00Z")
     lookup = fetch_history(_query(gh, run="900"), tmp_path)
     assert lookup.history is not None and [e.run_id for e in lookup.history.entries] == ["1"]
 
@@ -129,9 +98,7 @@ def test_a_pull_request_reads_its_base_branch_and_skips_its_own_run(gh: FakeGitH
 def test_every_unusable_artifact_is_a_notice(gh: FakeGitHub, tmp_path: Path, setup: str, needle: str) -> None:
     files: dict[str, bytes] | bytes = {}
     if setup == "expired":
-        gh.add_artifact(
-            REPO, NAME, {"history.json": _history(1)}, run_id=101, head_branch="main", expired=True
-        )
+        _upload(gh, {"history.json": _history(1)}, 101, "main", expired=True)
     elif setup != "none":
         files = {
             "corrupt": b"PK\x03\x04 this is not a zip file at all",

@@ -11,6 +11,9 @@ runs the same way outside the container. The order matters:
 3. start the build as soon as possible (heavy imports wait until it runs);
 4. read the builder's result file, write the telemetry report, then outputs,
    build-summary.json, the job summary and annotations; exit with the status's code.
+
+With ``mode: aggregate`` step 3 and 4 are the join of a matrix's legs (``action.aggregate``):
+nothing is built, and the same reporters publish the combined result.
 """
 
 from __future__ import annotations
@@ -46,10 +49,17 @@ def main() -> int:
         fallback = safe_defaults(token)
         return publish(invalid_inputs(exc, fallback), fallback)
 
-    from action.pipeline import run_build
+    from contracts.vocabulary import ActionMode
 
     try:
-        outcome = run_build(inputs, cancel, started=started)
+        if inputs.mode == ActionMode.AGGREGATE:
+            from action.aggregate import run_aggregate
+
+            outcome = run_aggregate(inputs, started=started)
+        else:
+            from action.pipeline import run_build
+
+            outcome = run_build(inputs, cancel, started=started)
     except Exception as exc:
         # A bug of ours must not leave the step without outputs and build-summary.json.
         import traceback

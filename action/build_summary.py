@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
+from action.legs import Leg, runner_facts
 from action.outcome import ActionOutcome
 from contracts.fileio import atomic_write_json
 from contracts.vocabulary import BUILD_SUMMARY_FILE, ActionStatus, FailureCategory
@@ -40,18 +41,70 @@ def _lintian(outcome_lintian: object) -> dict[str, object] | None:
     }
 
 
+def _failed_and_skipped(outcome: ActionOutcome) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """The failed jobs and skipped architectures: the builder's, or every leg's (named)."""
+    if outcome.aggregate is not None:
+        failed: list[dict[str, object]] = [
+            {
+                "arch": f.failure.arch,
+                "suite": f.failure.suite,
+                "reason": f.failure.reason,
+                "failure_category": f.failure.failure_category or FailureCategory.UNKNOWN,
+                "leg": f.leg,
+            }
+            for f in outcome.aggregate.failed
+        ]
+        skipped: list[dict[str, object]] = [
+            {"arch": arch, "reason": reason, "leg": leg} for leg, arch, reason in outcome.aggregate.skipped
+        ]
+        return failed, skipped
+    result = outcome.result
+    return (
+        [
+            {
+                "arch": j.arch,
+                "suite": j.suite,
+                "reason": j.reason,
+                "failure_category": j.failure_category or FailureCategory.UNKNOWN,
+            }
+            for j in (result.failed if result else ())
+        ],
+        [{"arch": s.arch, "reason": s.reason} for s in (result.skipped if result else ())],
+    )
+
+
+def _leg(leg: Leg) -> dict[str, object]:
+    """One leg as the combined build-summary.json lists it: state, figures and runner facts."""
+    session = leg.metrics.build_session if leg.metrics else None
+    regressions = (leg.telemetry or {}).get("performance_regressions")
+    return {
+        "name": leg.name,
+        "status": leg.status,
+        "problem": leg.problem,
+        "detail": leg.detail,
+        "package": leg.package,
+        "version": leg.version,
+        "packages": len(leg.packages),
+        "failed": len(leg.failed),
+        "started_at": session.start_timestamp if session else None,
+        "ended_at": session.end_timestamp if session else None,
+        "duration_seconds": session.duration_seconds_exact if session else None,
+        "peak_memory_mb": leg.metrics.memory_metrics.peak_usage_mb_exact if leg.metrics else None,
+        "cpu_seconds": (
+            round(leg.metrics.cpu_metrics.user_seconds + leg.metrics.cpu_metrics.system_seconds, 3)
+            if leg.metrics
+            else None
+        ),
+        "network_downloaded_bytes": leg.metrics.network_metrics.bytes_downloaded if leg.metrics else None,
+        "performance_regressions": [str(r) for r in regressions] if isinstance(regressions, list) else [],
+        "metrics_problem": leg.metrics_problem,
+        "runner": leg.runner.to_json() if leg.runner else None,
+    }
+
+
 def summary_document(outcome: ActionOutcome) -> dict[str, object]:
     result = outcome.result
-    failed = [
-        {
-            "arch": j.arch,
-            "suite": j.suite,
-            "reason": j.reason,
-            "failure_category": j.failure_category or FailureCategory.UNKNOWN,
-        }
-        for j in (result.failed if result else ())
-    ]
-    skipped = [{"arch": s.arch, "reason": s.reason} for s in (result.skipped if result else ())]
+    failed, skipped = _failed_and_skipped(outcome)
     error: dict[str, object] | None = None
     failure = outcome.failure
     if outcome.input_problems:
@@ -106,6 +159,7 @@ def summary_document(outcome: ActionOutcome) -> dict[str, object]:
                 "size": p.size,
                 "sha256": p.sha256,
                 "lintian": _lintian(p.lintian),
+                **({"leg": p.leg} if p.leg else {}),
             }
             for p in outcome.packages
         ],
@@ -113,6 +167,8 @@ def summary_document(outcome: ActionOutcome) -> dict[str, object]:
         "skipped": skipped,
         "error": error,
         "telemetry": telemetry,
+        "runner": runner_facts().to_json(),
+        **({"legs": [_leg(leg) for leg in outcome.aggregate.legs]} if outcome.aggregate else {}),
     }
 
 

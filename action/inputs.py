@@ -36,6 +36,7 @@ from contracts.vocabulary import (
     ENV_SAVE_BASELINE,
     ENV_TELEMETRY_DIR,
     ENV_TELEMETRY_ENABLED,
+    ActionMode,
     FailureCategory,
     parse_bool,
 )
@@ -71,6 +72,9 @@ INPUT_DEFAULTS: Final[Mapping[str, str]] = {
     "history-artifact": "",
     "history-size": str(DEFAULT_HISTORY_SIZE),
     "pr-comment": "off",
+    "mode": "build",
+    "aggregate-dir": "",
+    "expected-legs": "",
 }
 
 # The guide's environment variables, for local and CLI use. An explicitly given
@@ -169,6 +173,10 @@ class ActionInputs:
     github_token: str = field(default="", repr=False)
     # lintian-check: strict — lintian_check is then True as well, and lintian errors fail the job.
     lintian_strict: bool = False
+    # mode: aggregate joins the legs of a matrix found under aggregate_dir instead of building.
+    mode: ActionMode = ActionMode.BUILD
+    aggregate_dir: WorkspacePath | None = None
+    expected_legs: tuple[str, ...] = ()  # leg (artifact folder) names that must be there
 
 
 @dataclass(frozen=True)
@@ -343,7 +351,8 @@ def read_inputs(token: str, known: KnownNames | None = None) -> ActionInputs:
 
     command = _raw("command")
     version = _raw("version")
-    if not version and not command:
+    aggregate = _aggregate_inputs(check, command)
+    if not version and not command and aggregate["mode"] == ActionMode.BUILD:
         check.add("version", "required (the upstream release tag, e.g. v1.2.3) unless `command` is set")
     elif any(ord(c) < 0x20 or ord(c) == 0x7F for c in version):
         check.add("version", "contains control characters (a release tag is one line of text)")
@@ -364,17 +373,6 @@ def read_inputs(token: str, known: KnownNames | None = None) -> ActionInputs:
 
     distributions = check.names("distributions", known.suites, "Debian suite")
 
-    max_parallel: int | None = None
-    raw_parallel = _raw("max-parallel")
-    if raw_parallel.lower() != "auto":
-        if raw_parallel.isdigit() and 1 <= int(raw_parallel) <= _MAX_PARALLEL_LIMIT:
-            max_parallel = int(raw_parallel)
-        else:
-            check.add(
-                "max-parallel",
-                f"{raw_parallel!r} is not `auto` or a whole number from 1 to {_MAX_PARALLEL_LIMIT}",
-            )
-
     config_file = check.path("config-file")
     output_dir = check.path("output-dir")
     telemetry_dir = check.path("telemetry-dir")
@@ -388,7 +386,7 @@ def read_inputs(token: str, known: KnownNames | None = None) -> ActionInputs:
         build_version=build_version,
         architectures=architectures,
         distributions=distributions,
-        max_parallel=max_parallel,
+        max_parallel=_max_parallel(check),
         **_lintian_inputs(check),
         output_dir=output_dir or WorkspacePath(".", workspace),
         assets_dir=assets_dir,
@@ -407,10 +405,22 @@ def read_inputs(token: str, known: KnownNames | None = None) -> ActionInputs:
         history_size=check.whole("history-size", minimum=1, maximum=_MAX_HISTORY_SIZE),
         pr_comment=check.choice("pr-comment", CommentMode),
         github_token=token,
+        **aggregate,
     )
     if check.problems:
         raise InputError(tuple(check.problems))
     return result
+
+
+def _max_parallel(check: _Collector) -> int | None:
+    """max-parallel: None for auto (usable cores), else a whole number."""
+    raw = _raw("max-parallel")
+    if raw.lower() == "auto":
+        return None
+    if raw.isdigit() and 1 <= int(raw) <= _MAX_PARALLEL_LIMIT:
+        return int(raw)
+    check.add("max-parallel", f"{raw!r} is not `auto` or a whole number from 1 to {_MAX_PARALLEL_LIMIT}")
+    return None
 
 
 class _LintianInputs(TypedDict):
@@ -423,6 +433,25 @@ def _lintian_inputs(check: _Collector) -> _LintianInputs:
     strict = _raw("lintian-check").strip().lower() == LINTIAN_STRICT
     # `or`: "strict" is not a boolean spelling, and must not be reported as a bad one.
     return {"lintian_check": strict or check.boolean("lintian-check"), "lintian_strict": strict}
+
+
+class _AggregateInputs(TypedDict):
+    mode: ActionMode
+    aggregate_dir: WorkspacePath | None
+    expected_legs: tuple[str, ...]
+
+
+def _aggregate_inputs(check: _Collector, command: str) -> _AggregateInputs:
+    """mode, aggregate-dir and expected-legs: the join of a matrix's legs needs a folder, no build."""
+    mode = check.choice("mode", ActionMode)
+    folder = check.path("aggregate-dir")
+    legs = tuple(dict.fromkeys(n.strip() for n in re.split(r"[,\n]+", _raw("expected-legs")) if n.strip()))
+    if mode == ActionMode.AGGREGATE:
+        if folder is None and not any(p.name == "aggregate-dir" for p in check.problems):
+            check.add("aggregate-dir", "required with `mode: aggregate` (the folder download-artifact wrote)")
+        if command:
+            check.add("command", "`mode: aggregate` joins the legs' results and runs no command")
+    return {"mode": mode, "aggregate_dir": folder, "expected_legs": legs}
 
 
 def safe_defaults(token: str = "") -> ActionInputs:

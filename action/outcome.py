@@ -27,6 +27,7 @@ from contracts.vocabulary import DEFAULT_REGRESSION_THRESHOLD_PERCENT, ActionSta
 
 if TYPE_CHECKING:
     from action.history import HistoryView
+    from action.join import Aggregate
     from telemetry.model import RunData
     from telemetry.reporters.summary_block import SummaryBlock
 
@@ -46,6 +47,7 @@ class ProducedPackage:
     size: int
     sha256: str
     lintian: LintianCounts | None
+    leg: str = ""  # the matrix leg that built it, when the action joined a matrix's legs
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class BuildMode(StrEnum):
 
     BUILDER = "builder"
     COMMAND = "command"
+    AGGREGATE = "aggregate"  # no build: the legs of a matrix joined
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ class ActionOutcome:
     regression_threshold: float = DEFAULT_REGRESSION_THRESHOLD_PERCENT
     config_file: str = ""  # names the build in the summary when the package name is unknown
     history: HistoryView | None = None  # the runs before this one and this run; None without telemetry
+    aggregate: Aggregate | None = None  # aggregate mode: the legs and what the join made of them
 
     @property
     def failure_category(self) -> str:

@@ -45,6 +45,9 @@ SPEC_INPUTS = (
     "history-artifact",
     "history-size",
     "pr-comment",
+    "mode",
+    "aggregate-dir",
+    "expected-legs",
 )
 SPEC_OUTPUTS = (
     "packages",

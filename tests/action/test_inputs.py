@@ -263,7 +263,7 @@ def test_environment_fallbacks_apply_only_without_an_input(
 
 
 def test_defaults_registry_has_every_input() -> None:
-    assert len(INPUT_DEFAULTS) == 23
+    assert len(INPUT_DEFAULTS) == 26
 
 
 # ---------------------------------------------------------------- the token

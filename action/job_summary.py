@@ -58,7 +58,7 @@ MAX_MESSAGE_CHARS: Final = 200
 OPEN_TABLE_ROWS: Final = 20
 AXIS_TITLE: Final = "seconds since the build started"
 
-_STATUS_ICON: Final = {
+STATUS_ICON: Final = {
     ActionStatus.SUCCESS: "✅",
     ActionStatus.PARTIAL: "⚠️",
     ActionStatus.FAILURE: "❌",
@@ -158,7 +158,7 @@ def short_duration(seconds: float) -> str:
     return human_duration(seconds)
 
 
-def _lintian_cell(lintian: LintianCounts | None) -> str:
+def lintian_cell(lintian: LintianCounts | None) -> str:
     if lintian is None:
         return ""
     if lintian.clean:
@@ -207,7 +207,7 @@ def _built_fact(outcome: ActionOutcome) -> str:
 
 
 def _outcome_section(outcome: ActionOutcome) -> str:
-    icon = _STATUS_ICON.get(outcome.status, "")
+    icon = STATUS_ICON.get(outcome.status, "")
     name = outcome.package or (
         "build command" if outcome.mode == BuildMode.COMMAND else outcome.config_file or "package"
     )
@@ -295,7 +295,7 @@ def _grid_section(outcome: ActionOutcome) -> str | None:
     for job in result.jobs:
         if job.status == JobStatus.SUCCESS:
             size = human_bytes(job.size) if job.size else ""
-            lint = _lintian_cell(job.lintian)
+            lint = lintian_cell(job.lintian)
             cells[(job.arch, job.suite)] = "✅ " + " · ".join(x for x in (size, lint) if x)
         else:
             cells[(job.arch, job.suite)] = f"❌ {escape_cell(job.failure_category or 'failed')}"
@@ -438,7 +438,7 @@ def _regression_section(outcome: ActionOutcome) -> str | None:
 # Colours that read on GitHub's white page and on its dark one (#0d1117): mid-tone fills on which
 # both the light theme's black text and the dark theme's light text keep their contrast, so a
 # label drawn inside a bar reads in either theme; lines of the same mid tones.
-_BAR_COLOURS: Final[dict[str, str]] = {
+BAR_COLOURS: Final[dict[str, str]] = {
     "taskBkgColor": "#1f6feb",
     "taskBorderColor": "#1f6feb",
     "doneTaskBkgColor": "#2a7a43",
@@ -533,7 +533,7 @@ def _stage_icon(status: str, cancelled: bool) -> str:
     return _STAGE_ICON.get(status, "❔")
 
 
-def _tick_interval(total: float) -> str:
+def tick_interval(total: float) -> str:
     """A tick step giving at most about ten ticks; seconds steps divide a minute (how d3 counts them)."""
     for step, unit in ((1, "second"), (2, "second"), (5, "second"), (10, "second"), (15, "second")):
         if total / step <= 10:
@@ -569,12 +569,12 @@ def _gantt(outcome: ActionOutcome, run: RunData, stages: Sequence[_Stage]) -> tu
     lines = [
         "```mermaid",
         "gantt",
-        init_directive(_BAR_COLOURS),
+        init_directive(BAR_COLOURS),
         f"    title {title}",
         "    dateFormat x",
         # %s: seconds since the Unix epoch, which is the build's start here; no time zone applies.
         "    axisFormat %s",
-        f"    tickInterval {_tick_interval(total)}",
+        f"    tickInterval {tick_interval(total)}",
         "    section Build",
         f"    {_WHOLE_BUILD} ({short_duration(total)}) :0, {max(round(total * 1000), 1)}",
     ]
@@ -763,6 +763,10 @@ def _files_section(outcome: ActionOutcome, build_summary: str) -> str:
 
 
 def sections(outcome: ActionOutcome, build_summary: str) -> list[Section]:
+    if outcome.aggregate is not None:
+        from action.aggregate_summary import aggregate_sections  # imports this module
+
+        return aggregate_sections(outcome, build_summary)
     candidates: list[tuple[int, str | None]] = [
         (0, _outcome_section(outcome)),
         (1, _failure_section(outcome)),

@@ -45,6 +45,7 @@ class GridCell:
     leg: str  # the leg that built it (or failed it); "" when none did
     package: ProducedPackage | None = None
     reason: str = ""  # why it failed
+    asked: bool = False  # the architecture and distributions inputs asked for this cell
 
 
 @dataclass(frozen=True)
@@ -180,39 +181,36 @@ def _axis(asked: Sequence[str], seen: Iterable[str]) -> tuple[str, ...]:
 def _grid(
     packages: Sequence[ProducedPackage],
     failed: Sequence[JoinedFailure],
-    arches: Sequence[str],
-    suites: Sequence[str],
+    axes: tuple[Sequence[str], Sequence[str]],
+    asked: tuple[Sequence[str], Sequence[str]],
 ) -> tuple[GridCell, ...]:
+    """Every arch × suite cell; a cell is asked for when the inputs name its arch (and suite)."""
     built = {(p.arch, p.suite): p for p in packages}
     broken = {(f.failure.arch, f.failure.suite): f for f in failed}
     cells: list[GridCell] = []
-    for arch in arches:
-        for suite in suites:
+    for arch in axes[0]:
+        for suite in axes[1]:
+            wanted = arch in asked[0] and (not asked[1] or suite in asked[1])
             package = built.get((arch, suite))
             failure = broken.get((arch, suite))
             if package is not None:
-                cells.append(GridCell(arch, suite, JobStatus.SUCCESS, package.leg, package))
+                cells.append(GridCell(arch, suite, JobStatus.SUCCESS, package.leg, package, asked=wanted))
             elif failure is not None:
+                reason = failure.failure.reason
                 cells.append(
-                    GridCell(arch, suite, JobStatus.FAILURE, failure.leg, reason=failure.failure.reason)
+                    GridCell(arch, suite, JobStatus.FAILURE, failure.leg, reason=reason, asked=wanted)
                 )
             else:
-                cells.append(GridCell(arch, suite, None, ""))
+                cells.append(GridCell(arch, suite, None, "", asked=wanted))
     return tuple(cells)
 
 
-def _gaps(
-    cells: Iterable[GridCell], asked_arches: Sequence[str], asked_suites: Sequence[str]
-) -> list[JoinProblem]:
+def _gaps(cells: Iterable[GridCell]) -> list[JoinProblem]:
     """Cells the inputs asked for that no leg built or attempted."""
-    if not asked_arches:
-        return []
     return [
         JoinProblem("", LegProblem.MISSING, f"{cell.arch}/{cell.suite or '-'}: no leg built or attempted it")
         for cell in cells
-        if cell.status is None
-        and cell.arch in asked_arches
-        and (not asked_suites or cell.suite in asked_suites)
+        if cell.status is None and cell.asked
     ]
 
 
@@ -250,8 +248,8 @@ def join(
     seen_suites = [p.suite for p in packages] + [f.failure.suite for f in failed]
     arch_axis = _axis(arches, seen_arches)
     suite_axis = _axis(suites, seen_suites) or ("",)
-    grid = _grid(packages, failed, arch_axis, suite_axis)
-    problems += package_problems + _gaps(grid, arches, suites)
+    grid = _grid(packages, failed, (arch_axis, suite_axis), (arches, suites))
+    problems += package_problems + _gaps(grid)
     start, end = _span(checked)
     return Aggregate(
         legs=tuple(checked),

@@ -20,12 +20,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from actions_toolkit.command import issue_command
 
 from action.outcome import ActionOutcome, relative_to_workspace
 from contracts.vocabulary import ActionStatus, AnnotationLevel, FailureCategory
+
+if TYPE_CHECKING:
+    from action.join import Aggregate
 
 # GitHub shows at most this many annotations of each level (error, warning, notice) per step.
 MAX_ANNOTATIONS_PER_LEVEL: Final = 10
@@ -149,12 +152,30 @@ def annotate_outcome(outcome: ActionOutcome, workspace: Path) -> None:
         flush_annotations()
 
 
+def _annotate_join(aggregate: Aggregate) -> None:
+    """Aggregate mode: every leg the join refused or missed, and every failed job with its leg."""
+    for problem in aggregate.problems:
+        title = f"Leg {problem.leg}: {problem.kind}" if problem.leg else f"Matrix: {problem.kind}"
+        annotate(AnnotationLevel.ERROR, problem.message, title=title)
+    for joined in aggregate.failed:
+        job = joined.failure
+        annotate(
+            AnnotationLevel.ERROR,
+            job.reason or "failed without a reason",
+            title=f"{joined.leg}: {job.arch}/{job.suite or '-'} failed ({job.failure_category})",
+        )
+
+
 def _annotate_outcome(outcome: ActionOutcome, workspace: Path) -> None:
     for name, message in outcome.input_problems:
         annotate(AnnotationLevel.ERROR, message, title=f"Invalid input '{name}'")
 
     failure = outcome.failure
     jobs_failed = outcome.result is not None and bool(outcome.result.failed)
+    if outcome.aggregate is not None and outcome.aggregate.legs:
+        # The join names each problem and failed job below; a summary line would repeat one.
+        jobs_failed = True
+        _annotate_join(outcome.aggregate)
     if outcome.status == ActionStatus.CANCELLED:
         annotate(
             AnnotationLevel.WARNING,

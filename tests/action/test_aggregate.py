@@ -152,6 +152,9 @@ def test_a_missing_leg_is_named_and_makes_it_partial(legs: dict[str, Path], aggr
     missing = _leg_by_name(summary, "debs-armhf")
     assert missing["problem"] == "missing" and "debs-armhf" in missing["detail"]
     assert "debs-armhf" in run.summary
+    # An error annotation names the leg; the cells it would have built are named too.
+    assert "::error title=Leg debs-armhf%3A missing::debs-armhf" in run.stdout
+    assert "armhf/trixie: no leg built or attempted it" in run.stdout
 
 
 def test_a_leg_of_another_version_is_refused(legs: dict[str, Path], aggregate_ws: Path) -> None:

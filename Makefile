@@ -79,6 +79,7 @@ bench: deps
 	$(PY) bench/telemetry_bench.py
 	$(PY) bench/container_startup.py
 	$(PY) bench/memory_truth.py
+	$(PY) bench/aggregate_bench.py
 
 clean:
 	rm -rf $(VENV) demo-out .mypy_cache .ruff_cache .pytest_cache

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "telemetry" / "golden" / "success" / "metrics.json"
@@ -45,7 +46,7 @@ def _cells(legs: int, packages: int) -> list[list[tuple[str, str, str]]]:
 
 
 def _metrics(index: int, start: float, stages: int = 8) -> dict[str, object]:
-    document = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    document: dict[str, Any] = json.loads(GOLDEN.read_text(encoding="utf-8"))
     session = document["build_session"]
     duration = 60.0 + 7 * (index % 13)
     session.update(start_timestamp=start, end_timestamp=start + duration, duration_seconds_exact=duration)

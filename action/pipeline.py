@@ -33,13 +33,13 @@ from action.outcome import (
     new_debs,
     snapshot_debs,
 )
-from action.runner import CancelState, run_plain
+from action.runner import CancelState, PlainRun, run_plain
 from contracts.vocabulary import ActionStatus, AnnotationLevel
 
 if TYPE_CHECKING:
     from action.builder_result import BuilderResult
     from action.history import HistoryPlan
-    from telemetry.model import RunData
+    from telemetry.model import ProcessOutcome, RunData
 
 
 def _log(message: str) -> None:
@@ -79,6 +79,22 @@ def _cancel_signal(killed_by: int | None, exit_code: int | None) -> int | None:
     if exit_code is not None and exit_code - 128 in (signal.SIGINT, signal.SIGTERM):
         return exit_code - 128
     return None
+
+
+def _build_end(process: ProcessOutcome | PlainRun, duration_seconds: float, cancel: CancelState) -> BuildEnd:
+    """How the build ended, watched by the session or run plainly; cancelled if either says so."""
+    cancelled = process.cancelled or cancel.requested
+    # A signal the session handled may be known only by its effect; a plain run is cancelled
+    # only through ``cancel``, which knows its signal.
+    known = _cancel_signal(process.signal, process.exit_code) if cancelled else None
+    return BuildEnd(
+        exit_code=process.exit_code,
+        signal=process.signal,
+        cancelled=cancelled,
+        duration_seconds=duration_seconds,
+        spawn_error=process.spawn_error,
+        cancel_signal=cancel.signum or known,
+    )
 
 
 def _report(
@@ -183,28 +199,11 @@ def _run(inputs: ActionInputs, cancel: CancelState, scratch: Path, started: floa
 
             _log(f"[action] build starts {time.monotonic() - started:.3f} s after the entrypoint started")
             run = run_session(build, inputs)
-            process = run.outcome
-            cancelled = process.cancelled or cancel.requested
-            end = BuildEnd(
-                exit_code=process.exit_code,
-                signal=process.signal,
-                cancelled=cancelled,
-                duration_seconds=run.duration_seconds,
-                spawn_error=process.spawn_error,
-                cancel_signal=cancel.signum
-                or (_cancel_signal(process.signal, process.exit_code) if cancelled else None),
-            )
+            end = _build_end(run.outcome, run.duration_seconds, cancel)
         else:
             _log(f"[action] build starts {time.monotonic() - started:.3f} s after the entrypoint started")
             plain = run_plain(build, cancel)
-            end = BuildEnd(
-                exit_code=plain.exit_code,
-                signal=plain.signal,
-                cancelled=plain.cancelled,
-                duration_seconds=plain.duration_seconds,
-                spawn_error=plain.spawn_error,
-                cancel_signal=cancel.signum,
-            )
+            end = _build_end(plain, plain.duration_seconds, cancel)
 
     result = read_result(build.result_file)
     telemetry: TelemetryFigures | None = None

@@ -158,10 +158,6 @@ class JobResult:
         document["duration_seconds"] = round(self.duration_seconds, 3)
         return document
 
-    @classmethod
-    def from_document(cls, value: Mapping[str, object]) -> JobResult:
-        return _read(cls, value)
-
 
 @dataclass(frozen=True)
 class SkippedArch:
@@ -173,10 +169,6 @@ class SkippedArch:
 
     def to_document(self) -> Document:
         return _document(self, unless_empty=("suite",))
-
-    @classmethod
-    def from_document(cls, value: Mapping[str, object]) -> SkippedArch:
-        return _read(cls, value)
 
 
 @dataclass(frozen=True)
@@ -269,6 +261,11 @@ def _read(cls: type[_PartT], document: Mapping[str, object]) -> _PartT:
     return cls(**{name: _READERS[hint](document.get(name)) for name, hint in hints.items()})
 
 
+def _parts(cls: type[_PartT]) -> Callable[[object], tuple[_PartT, ...]]:
+    """The reader of a list of parts (anything in it that is not a JSON object is left out)."""
+    return lambda value: tuple(_read(cls, item) for item in _objects(value))
+
+
 @functools.cache
 def _field_types(cls: type[DataclassInstance]) -> dict[str, object]:
     hints = typing.get_type_hints(cls)
@@ -290,8 +287,8 @@ _READERS: Final[Mapping[object, Callable[[object], object]]] = {
     BuildStatus: _build_status,
     LintianCounts | None: LintianCounts.from_document,
     EarlyFailure | None: EarlyFailure.from_document,
-    tuple[JobResult, ...]: lambda value: tuple(JobResult.from_document(j) for j in _objects(value)),
-    tuple[SkippedArch, ...]: lambda value: tuple(SkippedArch.from_document(s) for s in _objects(value)),
+    tuple[JobResult, ...]: _parts(JobResult),
+    tuple[SkippedArch, ...]: _parts(SkippedArch),
 }
 
 

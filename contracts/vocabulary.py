@@ -202,3 +202,23 @@ class AnnotationLevel(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     NOTICE = "notice"
+
+
+# --------------------------------------------------------------------------- matrix legs and the join
+
+
+class ActionMode(StrEnum):
+    """The ``mode`` input: build packages (or run ``command``), or join the legs of a matrix."""
+
+    BUILD = "build"
+    AGGREGATE = "aggregate"
+
+
+class LegProblem(StrEnum):
+    """Why the join could not take a matrix leg as it is (build-summary.json ``legs[].problem``)."""
+
+    MISSING = "missing"  # expected, but no build-summary.json was found for it
+    UNREADABLE = "unreadable"  # build-summary.json is not JSON (truncated, empty, binary)
+    INVALID = "invalid"  # JSON, but not the build-summary schema
+    FOREIGN = "foreign"  # another package or version than the other legs: refused
+    DUPLICATE = "duplicate"  # a package another leg also built, with different contents

@@ -699,7 +699,7 @@ class _Runner:
                 remediation=tuple(exc.remediation),
             )
             if isinstance(exc, LintianRefused):
-                failed = dataclasses.replace(failed, lintian=exc.result.counts())
+                failed = dataclasses.replace(failed, lintian=exc.result.counts)
             return failed
         except Exception as exc:  # a bug: report it as such, and keep the other jobs going
             _report_unexpected(stage, exc)
@@ -740,7 +740,7 @@ class _Runner:
             package_path=str(path.resolve()),
             size=written.size,
             sha256=written.sha256,
-            lintian=lint.counts() if lint is not None else None,
+            lintian=lint.counts if lint is not None else None,
             duration_seconds=time.monotonic() - start,
         )
 

@@ -17,16 +17,20 @@ class MultiarchError(Exception):
     category: ClassVar[FailureCategory] = FailureCategory.UNKNOWN
     transient: bool = False
 
+    def __init_subclass__(cls, *, category: FailureCategory | None = None, **kwargs: object) -> None:
+        # The category is part of the class's header; a subclass without one keeps its parent's.
+        super().__init_subclass__(**kwargs)
+        if category is not None:
+            cls.category = category
+
     def __init__(self, message: str, *, remediation: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.remediation = remediation
 
 
-class ConfigError(MultiarchError):
+class ConfigError(MultiarchError, category=FailureCategory.CONFIGURATION):
     """A problem in package.yaml or in the build's arguments; names file, line and field."""
-
-    category = FailureCategory.CONFIGURATION
 
     def __init__(
         self,
@@ -49,41 +53,33 @@ class ConfigError(MultiarchError):
         self.detail = message
 
 
-class NetworkError(MultiarchError):
-    category = FailureCategory.NETWORK
+class NetworkError(MultiarchError, category=FailureCategory.NETWORK):
+    """A request that failed or timed out; transient unless the caller says otherwise."""
 
     def __init__(self, message: str, *, transient: bool = True, remediation: tuple[str, ...] = ()) -> None:
         super().__init__(message, remediation=remediation)
         self.transient = transient
 
 
-class SecurityError(MultiarchError):
+class SecurityError(MultiarchError, category=FailureCategory.SECURITY):
     """Checksum mismatch, unsafe archive entry, pin violation."""
 
-    category = FailureCategory.SECURITY
 
-
-class ArchitectureError(MultiarchError):
+class ArchitectureError(MultiarchError, category=FailureCategory.ARCHITECTURE):
     """A binary whose ELF header does not match the target Debian architecture."""
 
-    category = FailureCategory.ARCHITECTURE
 
-
-class PackagingError(MultiarchError):
+class PackagingError(MultiarchError, category=FailureCategory.PACKAGING):
     """Broken archive, no binary found, dpkg/lintian trouble."""
 
-    category = FailureCategory.PACKAGING
 
-
-class ResourceError(MultiarchError):
+class ResourceError(MultiarchError, category=FailureCategory.RESOURCE):
     """Out of disk space or memory."""
 
-    category = FailureCategory.RESOURCE
+
+class PermissionDeniedError(MultiarchError, category=FailureCategory.PERMISSION):
+    """Access refused: a token GitHub rejects or that may not read the repository."""
 
 
-class PermissionDeniedError(MultiarchError):
-    category = FailureCategory.PERMISSION
-
-
-class DependencyError(MultiarchError):
-    category = FailureCategory.DEPENDENCY
+class DependencyError(MultiarchError, category=FailureCategory.DEPENDENCY):
+    """A tool the build needs is not installed (lintian)."""

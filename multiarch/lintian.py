@@ -29,8 +29,8 @@ API summary::
     run_lintian(deb, *, timeout=600.0, profile=None) -> LintianResult
     parse_lintian(output) -> LintianResult
     override_entry(package, binaries, configured=(), bundle_dir=None) -> DataEntry | None
-    LintianResult(errors, warnings, info, pedantic, overridden, tags, command_failed)
-        .counts() -> LintianCounts for the result file (contracts.builder_result)
+    LintianResult(tags, counts): every finding, and the LintianCounts the result file carries
+        (contracts.builder_result)
 """
 
 from __future__ import annotations
@@ -68,29 +68,8 @@ class LintianTag:
 
 @dataclass(frozen=True)
 class LintianResult:
-    errors: int
-    warnings: int
-    info: int
-    pedantic: int
-    overridden: int
-    tags: tuple[LintianTag, ...]
-    command_failed: bool = False
-
-    @property
-    def clean(self) -> bool:
-        """No errors and no warnings: the bar the default packages must pass."""
-        return self.counts().clean
-
-    def counts(self) -> LintianCounts:
-        """The figures the result file carries; overridden findings are counted, not listed."""
-        return LintianCounts(
-            errors=self.errors,
-            warnings=self.warnings,
-            info=self.info,
-            pedantic=self.pedantic,
-            overridden=self.overridden,
-            tags=tuple(str(t) for t in self.tags if t.severity != "O"),
-        )
+    tags: tuple[LintianTag, ...]  # every finding, the overridden ones too
+    counts: LintianCounts  # what the result file carries
 
 
 def parse_lintian(output: str) -> LintianResult:
@@ -104,14 +83,16 @@ def parse_lintian(output: str) -> LintianResult:
     def count(sev: str) -> int:
         return sum(1 for t in tags if t.severity == sev)
 
-    return LintianResult(
+    counts = LintianCounts(
         errors=count("E"),
         warnings=count("W"),
         info=count("I"),
+        # Overridden findings are counted, not listed.
+        tags=tuple(str(t) for t in tags if t.severity != "O"),
         pedantic=count("P"),
         overridden=count("O"),
-        tags=tuple(tags),
     )
+    return LintianResult(tuple(tags), counts)
 
 
 def run_lintian(deb: Path, *, timeout: float = 600.0, profile: str | None = None) -> LintianResult:
@@ -183,15 +164,9 @@ def override_entry(
 
 def strict_failure(result: LintianResult) -> str | None:
     """Why ``--lintian strict`` fails a package (its errors, named), or None when it passes."""
-    if result.errors == 0:
+    errors = result.counts.errors
+    if errors == 0:
         return None
     names = sorted({t.tag for t in result.tags if t.severity == "E"})
     shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-    return (
-        f"lintian found {result.errors} error{'s' if result.errors != 1 else ''} ({shown}) "
-        "and lintian-check is strict"
-    )
-
-
-def format_summary(result: LintianResult) -> str:
-    return f"{result.errors} E, {result.warnings} W, {result.info} I, {result.pedantic} P"
+    return f"lintian found {errors} error{'s' if errors != 1 else ''} ({shown}) and lintian-check is strict"

@@ -67,7 +67,11 @@ class BaselineLoad:
 
 @dataclass(frozen=True)
 class Noise:
-    """How far above the reference a figure may be and still be noise (0 for one saved baseline)."""
+    """How far above the reference a figure may be and still be noise.
+
+    Either the fixed floors (``Thresholds``; metrics.json's ``noise_floors``) or the spread of a
+    history's reference runs (0 for one saved baseline). Its fields are metrics.json's keys.
+    """
 
     duration_seconds: float = 0.0
     memory_mb: float = 0.0

@@ -273,6 +273,16 @@ def signal_name(number: int | None) -> str | None:
         return f"SIG{number}"
 
 
+def signal_number(name: str | None) -> int | None:
+    """The number of a signal named as ``signal_name`` names it ("SIGKILL": 9); None if unknown."""
+    if not name:
+        return None
+    try:
+        return int(signal_module.Signals[name])
+    except KeyError:
+        return None
+
+
 def _http_verdict(status: int, rules: FailureRules) -> Verdict | None:
     for entry in rules.http_status:
         if entry.low <= status <= entry.high:

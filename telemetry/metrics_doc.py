@@ -2,9 +2,12 @@
 
 The sections mirror ``schemas/metrics.schema.json`` field for field and in the same order:
 ``to_json`` walks the dataclass fields in declaration order, so the order of the fields here
-IS the order of the keys in the file. Values are stored exactly as they are written (integers
-where the guide's shell snippets compare them, rounded decimals elsewhere, ``None`` for null);
-building them from a ``RunData`` is ``telemetry.reporters.metrics_json``'s job.
+IS the order of the keys in the file. Where a section holds exactly the fields of a type the
+measuring side already has, it is that type: ``telemetry.model``'s for the CPU and disk sections,
+the peak figures and every sample series, ``telemetry.baseline.Noise`` for the noise floors; the
+order of that type's fields is then the file's. Values are stored exactly as they are written
+(integers where the guide's shell snippets compare them, rounded decimals elsewhere, ``None``
+for null); building them from a ``RunData`` is ``telemetry.reporters.metrics_json``'s job.
 
 ``MetricsDocument.from_json`` reads a file written by this or an earlier run, or a
 ``metrics.json`` copied by hand: a missing or mistyped field becomes its empty value (0, "",
@@ -24,7 +27,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TypeAlias, TypeGuard, TypeVar
 
 from contracts.vocabulary import DEFAULT_REGRESSION_THRESHOLD_PERCENT, MemoryLayout, RunStatus
+from telemetry.baseline import Noise
 from telemetry.failures import FailureAnalysis
+from telemetry.model import CpuResult, DiskResult, MemorySample, NetworkSample, PeakFigure
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -59,40 +64,19 @@ class BuildSession:
 
 
 @dataclass(frozen=True)
-class PeakFigureEntry:
-    source: str
-    value_mb: float
-
-
-@dataclass(frozen=True)
-class MemorySampleEntry:
-    timestamp: float
-    memory_mb: float
-    system_used_mb: float
-    tree_rss_mb: float | None
-
-
-@dataclass(frozen=True)
 class MemoryMetrics:
     peak_usage_mb: int
     peak_usage_mb_exact: float
     peak_source: str
     peak_source_description: str
     layout: str  # a contracts.vocabulary.MemoryLayout value
-    peak_figures: tuple[PeakFigureEntry, ...]
+    peak_figures: tuple[PeakFigure, ...]
     system_used_peak_mb: float
-    samples: tuple[MemorySampleEntry, ...]
+    samples: tuple[MemorySample, ...]
 
 
 @dataclass(frozen=True)
 class InterfaceBytes:
-    bytes_received: int
-    bytes_sent: int
-
-
-@dataclass(frozen=True)
-class NetworkSampleEntry:
-    timestamp: float
     bytes_received: int
     bytes_sent: int
 
@@ -106,42 +90,7 @@ class NetworkMetrics:
     interface_shared: bool | None  # whether the counters include other processes' traffic
     builder_downloaded_bytes: int | None
     per_interface: Mapping[str, InterfaceBytes]  # by name, sorted
-    samples: tuple[NetworkSampleEntry, ...]
-
-
-@dataclass(frozen=True)
-class CpuSampleEntry:
-    timestamp: float
-    tree_percent: float
-    system_percent: float
-
-
-@dataclass(frozen=True)
-class CpuMetrics:
-    user_seconds: float
-    system_seconds: float
-    average_percent: float
-    peak_percent: float
-    system_average_percent: float
-    samples: tuple[CpuSampleEntry, ...]
-
-
-@dataclass(frozen=True)
-class DiskSampleEntry:
-    timestamp: float
-    read_bytes: int
-    write_bytes: int
-
-
-@dataclass(frozen=True)
-class DiskMetrics:
-    read_bytes: int
-    write_bytes: int
-    path: str
-    free_before_bytes: int
-    free_after_bytes: int
-    source: str
-    samples: tuple[DiskSampleEntry, ...]
+    samples: tuple[NetworkSample, ...]
 
 
 @dataclass(frozen=True)
@@ -181,12 +130,6 @@ class BaselineDiff:
 
 
 @dataclass(frozen=True)
-class NoiseFloors:
-    duration_seconds: float
-    memory_mb: float
-
-
-@dataclass(frozen=True)
 class PerformanceMetrics:
     regressions_detected: tuple[str, ...]  # the guide's messages
     baseline_comparison: BaselineDiff
@@ -195,7 +138,7 @@ class PerformanceMetrics:
     baseline_saved_at: str | None
     baseline_problem: str | None
     threshold_percent: float
-    noise_floors: NoiseFloors
+    noise_floors: Noise  # the fixed floors, ``Thresholds``'s
 
 
 @dataclass(frozen=True)
@@ -204,8 +147,8 @@ class MetricsDocument:
     build_session: BuildSession
     memory_metrics: MemoryMetrics
     network_metrics: NetworkMetrics
-    cpu_metrics: CpuMetrics
-    disk_metrics: DiskMetrics
+    cpu_metrics: CpuResult
+    disk_metrics: DiskResult
     build_metrics: BuildMetrics
     performance_metrics: PerformanceMetrics
     failure_analysis: FailureAnalysis | None  # the primary failure; None on success and cancel

@@ -3,6 +3,10 @@
 The session (``telemetry.session``) produces a ``RunData``; analysis
 (failures, baselines) and reporters (metrics.json, build-summary block,
 Prometheus, logs, job summary) consume it. Units are in the field names.
+
+metrics.json holds some of these types as they are (``CpuResult``, ``DiskResult``,
+``PeakFigure`` and the samples, see ``telemetry.metrics_doc``): their fields, in this order,
+are that file's keys, so a field added or moved here is one added or moved there.
 """
 
 from __future__ import annotations

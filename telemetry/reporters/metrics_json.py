@@ -21,28 +21,32 @@ from pathlib import Path
 
 from contracts.fileio import atomic_write_text
 from contracts.vocabulary import METRICS_FILE, RunStatus
-from telemetry.baseline import Comparison, round_half_away
+from telemetry.baseline import Comparison, Noise, round_half_away
 from telemetry.failures import FailureAnalysis, signal_name
 from telemetry.metrics_doc import (
     SCHEMA_VERSION,
     BuildMetrics,
     BuildSession,
-    CpuMetrics,
-    CpuSampleEntry,
-    DiskMetrics,
-    DiskSampleEntry,
     InterfaceBytes,
     MemoryMetrics,
-    MemorySampleEntry,
     MetricsDocument,
     NetworkMetrics,
-    NetworkSampleEntry,
-    NoiseFloors,
-    PeakFigureEntry,
     PerformanceMetrics,
     StageEntry,
 )
-from telemetry.model import CpuResult, DiskResult, MemoryResult, NetworkResult, RunData, StageRecord
+from telemetry.model import (
+    CpuResult,
+    CpuSample,
+    DiskResult,
+    DiskSample,
+    MemoryResult,
+    MemorySample,
+    NetworkResult,
+    NetworkSample,
+    PeakFigure,
+    RunData,
+    StageRecord,
+)
 from telemetry.reporters.interface import ReportInput
 from telemetry.samplers.memory import SOURCE_TEXT
 
@@ -104,10 +108,10 @@ def _memory(memory: MemoryResult) -> MemoryMetrics:
         peak_source=memory.peak_source,
         peak_source_description=SOURCE_TEXT.get(memory.peak_source, ""),
         layout=memory.layout,
-        peak_figures=tuple(PeakFigureEntry(f.source, _r(f.value_mb, 2)) for f in memory.figures),
+        peak_figures=tuple(PeakFigure(f.source, _r(f.value_mb, 2)) for f in memory.figures),
         system_used_peak_mb=_r(memory.system_used_peak_mb),
         samples=tuple(
-            MemorySampleEntry(
+            MemorySample(
                 timestamp=_r(s.timestamp, 3),
                 memory_mb=_r(s.memory_mb),
                 system_used_mb=_r(s.system_used_mb),
@@ -131,33 +135,33 @@ def _network(network: NetworkResult) -> NetworkMetrics:
             name: InterfaceBytes(int(rx), int(tx)) for name, (rx, tx) in sorted(network.per_interface.items())
         },
         samples=tuple(
-            NetworkSampleEntry(_r(s.timestamp, 3), s.bytes_received, s.bytes_sent) for s in network.samples
+            NetworkSample(_r(s.timestamp, 3), s.bytes_received, s.bytes_sent) for s in network.samples
         ),
     )
 
 
-def _cpu(cpu: CpuResult) -> CpuMetrics:
-    return CpuMetrics(
+def _cpu(cpu: CpuResult) -> CpuResult:
+    return CpuResult(
         user_seconds=_r(cpu.user_seconds, 3),
         system_seconds=_r(cpu.system_seconds, 3),
         average_percent=_r(cpu.average_percent),
         peak_percent=_r(cpu.peak_percent),
         system_average_percent=_r(cpu.system_average_percent),
         samples=tuple(
-            CpuSampleEntry(_r(s.timestamp, 3), _r(s.tree_percent), _r(s.system_percent)) for s in cpu.samples
+            CpuSample(_r(s.timestamp, 3), _r(s.tree_percent), _r(s.system_percent)) for s in cpu.samples
         ),
     )
 
 
-def _disk(disk: DiskResult) -> DiskMetrics:
-    return DiskMetrics(
+def _disk(disk: DiskResult) -> DiskResult:
+    return DiskResult(
         read_bytes=int(disk.read_bytes),
         write_bytes=int(disk.write_bytes),
         path=disk.path,
         free_before_bytes=int(disk.free_before_bytes),
         free_after_bytes=int(disk.free_after_bytes),
         source=disk.source,
-        samples=tuple(DiskSampleEntry(_r(s.timestamp, 3), s.read_bytes, s.write_bytes) for s in disk.samples),
+        samples=tuple(DiskSample(_r(s.timestamp, 3), s.read_bytes, s.write_bytes) for s in disk.samples),
     )
 
 
@@ -192,7 +196,7 @@ def _performance(comparison: Comparison) -> PerformanceMetrics:
         baseline_saved_at=comparison.baseline.saved_at if comparison.baseline else None,
         baseline_problem=comparison.baseline_problem,
         threshold_percent=thresholds.regression_percent,
-        noise_floors=NoiseFloors(thresholds.duration_floor_seconds, thresholds.memory_floor_mb),
+        noise_floors=Noise(thresholds.duration_floor_seconds, thresholds.memory_floor_mb),
     )
 
 

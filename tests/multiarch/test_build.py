@@ -163,7 +163,7 @@ def test_lintian_finds_no_errors_or_warnings(matrix: dict[str, Any]) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(run_lintian, debs))
     for deb, lint in zip(debs, results, strict=True):
-        assert (lint.errors, lint.warnings) == (0, 0), (deb.name, [str(t) for t in lint.tags])
+        assert (lint.counts.errors, lint.counts.warnings) == (0, 0), (deb.name, [str(t) for t in lint.tags])
     # The static arm64 build needs its override, and it is used (not reported as unused).
     arm64 = results[ARCHES.index("arm64")]
     assert any(t.severity == "O" and t.tag == "statically-linked-binary" for t in arm64.tags)

@@ -75,6 +75,10 @@ def test_strict_failure_names_the_error_tags() -> None:
         "W: tool: national-encoding [usr/share/x]\n"
         "O: tool: statically-linked-binary [usr/bin/tool]\n"
     )
+    # Overridden findings are counted, but the result file lists only the others.
+    assert (result.counts.errors, result.counts.warnings, result.counts.overridden) == (2, 1, 1)
+    assert len(result.tags) == 4 and len(result.counts.tags) == 3
+    assert not any("statically-linked-binary" in tag for tag in result.counts.tags)
     why = strict_failure(result)
     assert why is not None and why.startswith("lintian found 2 errors")
     assert "description-starts-with-package-name" in why and "embedded-library" in why

@@ -23,6 +23,8 @@ from telemetry.failures import (
     load_rules,
     match_log,
     run_status,
+    signal_name,
+    signal_number,
     structured_verdict,
 )
 from telemetry.model import FailureEvent, ProcessOutcome, StageRecord
@@ -308,3 +310,11 @@ def test_any_code_is_safe(rules: FailureRules, code: str) -> None:
     assert found is None or found[1].category in CATEGORIES
     got = classify_event(FailureEvent("s", "r", code, T0), rules, ProcessOutcome(1, None, False, False))
     assert got.category in CATEGORIES
+
+
+def test_signal_number_reads_the_names_signal_name_writes() -> None:
+    assert signal_number(signal_name(signal.SIGKILL)) == signal.SIGKILL
+    assert signal_number("SIGTERM") == signal.SIGTERM
+    # A number Python has no name for is written "SIG<n>"; like no signal at all, it has no number.
+    assert signal_number("SIG999") is None
+    assert signal_number(None) is None and signal_number("") is None

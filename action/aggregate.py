@@ -10,6 +10,7 @@ the job summary and annotations. Nothing a leg wrote is modified.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Final
 
 from action.inputs import ActionInputs
@@ -43,9 +44,9 @@ _NO_LEGS_REMEDIATION: Final = (
 
 def _combined_figures(aggregate: Aggregate, inputs: ActionInputs) -> TelemetryFigures | None:
     """Write the combined metrics.json and metrics.prom; None when no leg had telemetry."""
+    from action.telemetry_bridge import document_figures
     from telemetry.combine import LegMetrics, combine
     from telemetry.reporters import metrics_json, prometheus
-    from telemetry.reporters.summary_block import build_summary_block
 
     document = combine(
         [LegMetrics(leg.name, leg.metrics) for leg in aggregate.usable_legs if leg.metrics is not None]
@@ -54,40 +55,10 @@ def _combined_figures(aggregate: Aggregate, inputs: ActionInputs) -> TelemetryFi
         return None
     directory = inputs.telemetry_dir.absolute
     directory.mkdir(parents=True, exist_ok=True)
-    written = [metrics_json.write(document, directory), directory / PROMETHEUS_FILE]
+    written = (metrics_json.write(document, directory), directory / PROMETHEUS_FILE)
     atomic_write_bytes(written[1], prometheus.render(document))
-    here = relative_to_workspace(directory, inputs.workspace)
-    memory, network, cpu, disk = (
-        document.memory_metrics,
-        document.network_metrics,
-        document.cpu_metrics,
-        document.disk_metrics,
-    )
-    regressions = document.performance_metrics.regressions_detected
-    return TelemetryFigures(
-        directory=here,
-        duration_seconds=document.build_session.duration_seconds_exact,
-        peak_memory_mb=memory.peak_usage_mb_exact,
-        peak_memory_source=memory.peak_source,
-        network_downloaded_bytes=network.bytes_downloaded,
-        network_uploaded_bytes=network.bytes_uploaded,
-        network_interface=network.interface,
-        cpu_user_seconds=cpu.user_seconds,
-        cpu_system_seconds=cpu.system_seconds,
-        cpu_average_percent=cpu.average_percent,
-        disk_read_bytes=disk.read_bytes,
-        disk_write_bytes=disk.write_bytes,
-        regressions=regressions,
-        baseline_comparison={},
-        performance_score=float(document.performance_metrics.performance_score),
-        has_baseline=document.performance_metrics.baseline_available,
-        baseline_saved=False,
-        summary_block=build_summary_block(document, telemetry_dir=here),
-        files=tuple(relative_to_workspace(path, inputs.workspace) for path in written),
-        network_interface_shared=network.interface_shared,
-        builder_downloaded_bytes=network.builder_downloaded_bytes,
-        memory_layout=memory.layout,
-    )
+    figures = document_figures(document, relative_to_workspace(directory, inputs.workspace))
+    return replace(figures, files=tuple(relative_to_workspace(path, inputs.workspace) for path in written))
 
 
 def _failure(aggregate: Aggregate, folder: str) -> FailureInfo | None:
@@ -100,10 +71,9 @@ def _failure(aggregate: Aggregate, folder: str) -> FailureInfo | None:
             FailureCategory.CONFIGURATION, reason, stage="aggregate", remediation=_NO_LEGS_REMEDIATION
         )
     if aggregate.failed:
-        first = aggregate.failed[0]
-        job = first.failure
-        reason = f"{first.leg}: {job.arch}/{job.suite or '-'}: {job.reason}"
-        return FailureInfo(job.failure_category or FailureCategory.UNKNOWN, reason, stage=first.leg)
+        job = aggregate.failed[0]
+        reason = f"{job.leg}: {job.arch}/{job.suite or '-'}: {job.reason}"
+        return FailureInfo(job.failure_category or FailureCategory.UNKNOWN, reason, stage=job.leg)
     if aggregate.problems:
         problem = aggregate.problems[0]
         return FailureInfo(_PROBLEM_CATEGORY[problem.kind], problem.message, stage=problem.leg or "aggregate")

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from action.job_summary import (
-    BAR_COLOURS,
     MAX_LABEL_CHARS,
     MAX_MESSAGE_CHARS,
     OPEN_TABLE_ROWS,
@@ -28,13 +27,12 @@ from action.job_summary import (
     code_span,
     escape_cell,
     escape_text,
+    gantt_head,
     human_bytes,
     human_duration,
-    init_directive,
     lintian_cell,
     mermaid_text,
     short_duration,
-    tick_interval,
 )
 from contracts.vocabulary import ActionStatus, FailureCategory, JobStatus, LegProblem
 
@@ -345,14 +343,6 @@ def _legs_section(aggregate: Aggregate) -> str | None:
             "",
             "</details>",
         ]
-    bad = [leg for leg in aggregate.legs if not leg.usable]
-    if bad:
-        lines += ["", "Legs not joined:", ""]
-        items = [
-            f"- {_name(leg.name)} ({leg_state(leg)}): {escape_text(_short(_about(leg.name, leg.detail)))}"
-            for leg in bad
-        ]
-        lines += _capped(items, "legs")
     return "\n".join(lines)
 
 
@@ -400,16 +390,7 @@ def legs_gantt(aggregate: Aggregate) -> tuple[str, int, int]:
     total = max(last - origin, 0.001)
     title = "Matrix legs" + (f" (the {len(drawn)} most telling of {len(drawn) + omitted})" if omitted else "")
     lines = [
-        "```mermaid",
-        "gantt",
-        init_directive(BAR_COLOURS),
-        f"    title {title}",
-        "    dateFormat x",
-        # %s: seconds since the Unix epoch, which is the first leg's start here; no time zone applies.
-        "    axisFormat %s",
-        f"    tickInterval {tick_interval(total)}",
-        "    section Matrix",
-        f"    {_WHOLE_MATRIX} ({short_duration(total)}) :0, {max(round(total * 1000), 1)}",
+        *gantt_head(title, total, "Matrix", _WHOLE_MATRIX),
         "    section Legs",
         *(_leg_task(leg, origin) for leg in drawn),
         "```",
@@ -462,9 +443,9 @@ def _regression_section(aggregate: Aggregate) -> str | None:
 
 def _failures_section(aggregate: Aggregate) -> str | None:
     items = [
-        f"- {_name(f.leg)} · **{escape_cell(f.failure.arch)}/{escape_cell(f.failure.suite or '-')}**"
-        f" ({escape_cell(f.failure.failure_category or FailureCategory.UNKNOWN)}):"
-        f" {escape_text(_short(f.failure.reason) or 'no reason was reported')}"
+        f"- {_name(f.leg)} · **{escape_cell(f.arch)}/{escape_cell(f.suite or '-')}**"
+        f" ({escape_cell(f.failure_category or FailureCategory.UNKNOWN)}):"
+        f" {escape_text(_short(f.reason) or 'no reason was reported')}"
         for f in aggregate.failed
     ]
     # A leg that stopped before any job has no failed job, only its error.

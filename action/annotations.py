@@ -157,12 +157,11 @@ def _annotate_join(aggregate: Aggregate) -> None:
     for problem in aggregate.problems:
         title = f"Leg {problem.leg}: {problem.kind}" if problem.leg else f"Matrix: {problem.kind}"
         annotate(AnnotationLevel.ERROR, problem.message, title=title)
-    for joined in aggregate.failed:
-        job = joined.failure
+    for job in aggregate.failed:
         annotate(
             AnnotationLevel.ERROR,
             job.reason or "failed without a reason",
-            title=f"{joined.leg}: {job.arch}/{job.suite or '-'} failed ({job.failure_category})",
+            title=f"{job.leg}: {job.arch}/{job.suite or '-'} failed ({job.failure_category})",
         )
 
 

@@ -46,10 +46,10 @@ def _failed_and_skipped(outcome: ActionOutcome) -> tuple[list[dict[str, object]]
     if outcome.aggregate is not None:
         failed: list[dict[str, object]] = [
             {
-                "arch": f.failure.arch,
-                "suite": f.failure.suite,
-                "reason": f.failure.reason,
-                "failure_category": f.failure.failure_category or FailureCategory.UNKNOWN,
+                "arch": f.arch,
+                "suite": f.suite,
+                "reason": f.reason,
+                "failure_category": f.failure_category or FailureCategory.UNKNOWN,
                 "leg": f.leg,
             }
             for f in outcome.aggregate.failed

@@ -558,6 +558,25 @@ def _gantt_rows(stages: Sequence[_Stage]) -> tuple[list[int], int]:
     return sorted(longest), len(leaves) - MAX_GANTT_TASKS
 
 
+def gantt_head(title: str, total: float, section: str, whole: str) -> list[str]:
+    """A Gantt chart's opening lines on the shared time axis, and one bar for the whole span.
+
+    Times are milliseconds since the start; ``axisFormat %s`` prints them as seconds since the
+    Unix epoch, which is the start here, so no time zone applies.
+    """
+    return [
+        "```mermaid",
+        "gantt",
+        init_directive(BAR_COLOURS),
+        f"    title {title}",
+        "    dateFormat x",
+        "    axisFormat %s",
+        f"    tickInterval {tick_interval(total)}",
+        f"    section {section}",
+        f"    {whole} ({short_duration(total)}) :0, {max(round(total * 1000), 1)}",
+    ]
+
+
 def _gantt(outcome: ActionOutcome, run: RunData, stages: Sequence[_Stage]) -> tuple[str, int, int]:
     drawn, omitted = _gantt_rows(stages)
     total = max(run.duration_seconds, max((s.end for s in stages), default=0.0), 0.001)
@@ -566,18 +585,7 @@ def _gantt(outcome: ActionOutcome, run: RunData, stages: Sequence[_Stage]) -> tu
     for index in drawn:
         groups.setdefault(stages[index].parent, []).append(index)
     title = "Stages" + (f" (the {len(drawn)} longest of {len(drawn) + omitted})" if omitted else "")
-    lines = [
-        "```mermaid",
-        "gantt",
-        init_directive(BAR_COLOURS),
-        f"    title {title}",
-        "    dateFormat x",
-        # %s: seconds since the Unix epoch, which is the build's start here; no time zone applies.
-        "    axisFormat %s",
-        f"    tickInterval {tick_interval(total)}",
-        "    section Build",
-        f"    {_WHOLE_BUILD} ({short_duration(total)}) :0, {max(round(total * 1000), 1)}",
-    ]
+    lines = gantt_head(title, total, "Build", _WHOLE_BUILD)
     # Stages outside any other stay in the first section, under the whole build.
     for parent, members in sorted(groups.items(), key=lambda item: item[0] is not None):
         if parent is not None:

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from action.legs import Leg, LegFailure, LegPackage
+from action.legs import Leg, LegFailure
 from action.outcome import ProducedPackage, relative_to_workspace
 from contracts.fileio import sha256_file
 from contracts.vocabulary import ActionStatus, JobStatus, LegProblem
@@ -49,12 +49,6 @@ class GridCell:
 
 
 @dataclass(frozen=True)
-class JoinedFailure:
-    leg: str
-    failure: LegFailure
-
-
-@dataclass(frozen=True)
 class Aggregate:
     """What the join made of the legs; every reporter of aggregate mode reads this."""
 
@@ -62,7 +56,7 @@ class Aggregate:
     package: str
     version: str
     packages: tuple[ProducedPackage, ...]  # joined, each with its leg; workspace-relative paths
-    failed: tuple[JoinedFailure, ...]
+    failed: tuple[LegFailure, ...]
     skipped: tuple[tuple[str, str, str], ...]  # (leg, arch, reason)
     problems: tuple[JoinProblem, ...]
     notes: tuple[str, ...]  # what was found and is harmless (identical copies)
@@ -117,31 +111,23 @@ def _refuse_foreign(legs: Sequence[Leg], package: str, version: str) -> tuple[li
     return kept, problems
 
 
-def _checked(leg: Leg, package: LegPackage) -> str:
-    """Why the package cannot join ("" when it can): absent, or not what the leg recorded."""
-    if package.file is None:
-        return f"{leg.name}: {package.path} is listed in its build-summary.json but not in the artifact"
+def _checked(leg: Leg, package: ProducedPackage) -> tuple[Path | None, JoinProblem | None]:
+    """The package's file, or why it cannot join: absent, or not what the leg recorded."""
+    file = leg.files.get(package.path)
+    if file is None:
+        why = f"{leg.name}: {package.path} is listed in its build-summary.json but not in the artifact"
+        return None, JoinProblem(leg.name, LegProblem.MISSING, why)
     try:
-        size = package.file.stat().st_size
-        digest = sha256_file(package.file) if package.sha256 else ""
+        size = file.stat().st_size
+        digest = sha256_file(file) if package.sha256 else ""
     except OSError as exc:
-        return f"{leg.name}: {package.path} cannot be read ({exc})"
+        return None, JoinProblem(
+            leg.name, LegProblem.INVALID, f"{leg.name}: {package.path} cannot be read ({exc})"
+        )
     if size != package.size or digest != package.sha256:
-        return f"{leg.name}: {package.path} differs from what the leg recorded (size or sha256): left out"
-    return ""
-
-
-def _produced(leg: Leg, package: LegPackage, file: Path, workspace: Path) -> ProducedPackage:
-    return ProducedPackage(
-        path=relative_to_workspace(file, workspace),
-        arch=package.arch,
-        suite=package.suite,
-        version=package.version,
-        size=package.size,
-        sha256=package.sha256,
-        lintian=package.lintian,
-        leg=leg.name,
-    )
+        why = f"{leg.name}: {package.path} differs from what the leg recorded (size or sha256): left out"
+        return None, JoinProblem(leg.name, LegProblem.INVALID, why)
+    return file, None
 
 
 def _join_packages(
@@ -154,15 +140,14 @@ def _join_packages(
         if not leg.usable:
             continue
         for package in leg.packages:
-            why = _checked(leg, package)
-            kind = LegProblem.MISSING if package.file is None else LegProblem.INVALID
-            if why or package.file is None:
-                problems.append(JoinProblem(leg.name, kind, why))
+            file, problem = _checked(leg, package)
+            if file is None:
+                problems += [problem] if problem else []
                 continue
             name = PurePosixPath(package.path).name
             first = joined.get(name)
             if first is None:
-                joined[name] = _produced(leg, package, package.file, workspace)
+                joined[name] = replace(package, path=relative_to_workspace(file, workspace))
             elif first.sha256 == package.sha256:
                 notes.append(f"{name}: built by {first.leg} and {leg.name}, identical; listed once")
             else:
@@ -180,13 +165,13 @@ def _axis(asked: Sequence[str], seen: Iterable[str]) -> tuple[str, ...]:
 
 def _grid(
     packages: Sequence[ProducedPackage],
-    failed: Sequence[JoinedFailure],
+    failed: Sequence[LegFailure],
     axes: tuple[Sequence[str], Sequence[str]],
     asked: tuple[Sequence[str], Sequence[str]],
 ) -> tuple[GridCell, ...]:
     """Every arch × suite cell; a cell is asked for when the inputs name its arch (and suite)."""
     built = {(p.arch, p.suite): p for p in packages}
-    broken = {(f.failure.arch, f.failure.suite): f for f in failed}
+    broken = {(f.arch, f.suite): f for f in failed}
     cells: list[GridCell] = []
     for arch in axes[0]:
         for suite in axes[1]:
@@ -196,7 +181,7 @@ def _grid(
             if package is not None:
                 cells.append(GridCell(arch, suite, JobStatus.SUCCESS, package.leg, package, asked=wanted))
             elif failure is not None:
-                reason = failure.failure.reason
+                reason = failure.reason
                 cells.append(
                     GridCell(arch, suite, JobStatus.FAILURE, failure.leg, reason=reason, asked=wanted)
                 )
@@ -242,10 +227,10 @@ def join(
     checked, problems = _refuse_foreign(legs, package, version)
     packages, package_problems, notes = _join_packages(checked, workspace)
     usable = [leg for leg in checked if leg.usable]
-    failed = [JoinedFailure(leg.name, failure) for leg in usable for failure in leg.failed]
+    failed = [failure for leg in usable for failure in leg.failed]
     skipped = tuple((leg.name, arch, reason) for leg in usable for arch, reason in leg.skipped)
-    seen_arches = [p.arch for p in packages] + [f.failure.arch for f in failed]
-    seen_suites = [p.suite for p in packages] + [f.failure.suite for f in failed]
+    seen_arches = [p.arch for p in packages] + [f.arch for f in failed]
+    seen_suites = [p.suite for p in packages] + [f.suite for f in failed]
     arch_axis = _axis(arches, seen_arches)
     suite_axis = _axis(suites, seen_suites) or ("",)
     grid = _grid(packages, failed, (arch_axis, suite_axis), (arches, suites))

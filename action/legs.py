@@ -21,10 +21,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Final
 
+from action.outcome import ProducedPackage
 from contracts.builder_result import LintianCounts
 from contracts.schema_files import schema_path
 from contracts.vocabulary import BUILD_SUMMARY_FILE, METRICS_FILE, ActionStatus, FailureCategory, LegProblem
@@ -52,36 +53,14 @@ class RunnerFacts:
     memory_total_mb: int = 0
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "os": self.os,
-            "arch": self.arch,
-            "name": self.name,
-            "machine": self.machine,
-            "hostname": self.hostname,
-            "os_info": self.os_info,
-            "cpu_cores": self.cpu_cores,
-            "memory_total_mb": self.memory_total_mb,
-        }
-
-
-@dataclass(frozen=True)
-class LegPackage:
-    """One package a leg's summary lists, and where its file is in this job's workspace."""
-
-    path: str  # as the leg recorded it (relative to the leg's workspace)
-    file: Path | None  # the file under aggregate-dir; None when the artifact does not hold it
-    arch: str
-    suite: str
-    version: str
-    size: int
-    sha256: str
-    lintian: LintianCounts | None
+        return asdict(self)
 
 
 @dataclass(frozen=True)
 class LegFailure:
-    """A job the leg could not build."""
+    """A job a leg could not build."""
 
+    leg: str
     arch: str
     suite: str
     reason: str
@@ -99,7 +78,10 @@ class Leg:
     package: str = ""
     version: str = ""
     tag: str = ""  # the release tag as the leg was given it (version is the upstream version)
-    packages: tuple[LegPackage, ...] = ()
+    # The packages as the leg recorded them (paths relative to its workspace, ``leg`` its name),
+    # and where each recorded path's file is under aggregate-dir (absent: not in the artifact).
+    packages: tuple[ProducedPackage, ...] = ()
+    files: Mapping[str, Path] = field(default_factory=dict)
     failed: tuple[LegFailure, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()  # (arch, reason)
     error: str = ""  # the leg's error message (a failure before any job)
@@ -187,32 +169,34 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _packages(document: Mapping[str, object], summary_dir: Path, root: Path) -> tuple[LegPackage, ...]:
+def _packages(document: Mapping[str, object], name: str) -> tuple[ProducedPackage, ...]:
     rows = document.get("packages")
-    packages: list[LegPackage] = []
-    for row in rows if isinstance(rows, list) else ():
-        if not isinstance(row, Mapping):
-            continue
-        path = _text(row.get("path"))
-        packages.append(
-            LegPackage(
-                path=path,
-                file=_locate(path, summary_dir, root),
-                arch=_text(row.get("arch")),
-                suite=_text(row.get("suite")),
-                version=_text(row.get("version")),
-                size=_int(row.get("size")),
-                sha256=_text(row.get("sha256")),
-                lintian=LintianCounts.from_document(row.get("lintian")),
-            )
+    return tuple(
+        ProducedPackage(
+            path=_text(row.get("path")),
+            arch=_text(row.get("arch")),
+            suite=_text(row.get("suite")),
+            version=_text(row.get("version")),
+            size=_int(row.get("size")),
+            sha256=_text(row.get("sha256")),
+            lintian=LintianCounts.from_document(row.get("lintian")),
+            leg=name,
         )
-    return tuple(packages)
+        for row in (rows if isinstance(rows, list) else ())
+        if isinstance(row, Mapping)
+    )
 
 
-def _failures(document: Mapping[str, object]) -> tuple[LegFailure, ...]:
+def _files(packages: tuple[ProducedPackage, ...], summary_dir: Path, root: Path) -> dict[str, Path]:
+    located = {p.path: _locate(p.path, summary_dir, root) for p in packages}
+    return {path: file for path, file in located.items() if file is not None}
+
+
+def _failures(document: Mapping[str, object], name: str) -> tuple[LegFailure, ...]:
     rows = document.get("failed")
     return tuple(
         LegFailure(
+            leg=name,
             arch=_text(row.get("arch")),
             suite=_text(row.get("suite")),
             reason=_text(row.get("reason")),
@@ -298,6 +282,7 @@ def read_leg(name: str, root: Path, summary_file: Path) -> Leg:
     telemetry = document.get("telemetry")
     block = telemetry if isinstance(telemetry, Mapping) else None
     metrics, metrics_problem = _metrics(block, summary_file.parent, root, name)
+    packages = _packages(document, name)
     error = document.get("error")
     return Leg(
         name=name,
@@ -307,8 +292,9 @@ def read_leg(name: str, root: Path, summary_file: Path) -> Leg:
         package=_text(document.get("package")),
         version=_text(document.get("version")),
         tag=_text(document.get("tag")),
-        packages=_packages(document, summary_file.parent, root),
-        failed=_failures(document),
+        packages=packages,
+        files=_files(packages, summary_file.parent, root),
+        failed=_failures(document, name),
         skipped=_skipped(document),
         error=_text(error.get("message")) if isinstance(error, Mapping) else "",
         error_category=_text(error.get("category")) if isinstance(error, Mapping) else "",

@@ -25,7 +25,7 @@ from contracts.vocabulary import MemorySource
 if TYPE_CHECKING:
     from action.history import HistoryPlan
     from telemetry.failures import FailureAnalysis
-    from telemetry.metrics_doc import BaselineDiff
+    from telemetry.metrics_doc import BaselineDiff, MetricsDocument
     from telemetry.model import RunData
     from telemetry.publish_files import TelemetryReport
 
@@ -57,37 +57,64 @@ def _comparison(diff: BaselineDiff) -> dict[str, float]:
     return {name: float(value) for name, value in values.items() if value is not None}
 
 
-def figures(report: TelemetryReport, run: RunData, workspace: Path, directory: Path) -> TelemetryFigures:
-    """Headline figures from the report; exact values where metrics.json keeps them beside rounded ones."""
-    doc = report.document
-    memory = doc.memory_metrics
-    network = doc.network_metrics
-    here = relative_to_workspace(directory, workspace)
-    reference = report.comparison.baseline
+def document_figures(document: MetricsDocument, here: str) -> TelemetryFigures:
+    """The figures a metrics document holds, for a report written to ``here`` (workspace-relative)."""
+    from telemetry.reporters.summary_block import build_summary_block
+
+    memory, network, cpu, disk = (
+        document.memory_metrics,
+        document.network_metrics,
+        document.cpu_metrics,
+        document.disk_metrics,
+    )
+    performance = document.performance_metrics
     return TelemetryFigures(
         directory=here,
-        duration_seconds=float(doc.build_session.duration_seconds_exact or run.duration_seconds),
-        peak_memory_mb=float(memory.peak_usage_mb_exact or run.memory.peak_mb),
-        peak_memory_source=memory.peak_source or run.memory.peak_source,
+        duration_seconds=float(document.build_session.duration_seconds_exact),
+        peak_memory_mb=float(memory.peak_usage_mb_exact),
+        peak_memory_source=memory.peak_source,
         network_downloaded_bytes=network.bytes_downloaded,
         network_uploaded_bytes=network.bytes_uploaded,
         network_interface=network.interface,
+        cpu_user_seconds=cpu.user_seconds,
+        cpu_system_seconds=cpu.system_seconds,
+        cpu_average_percent=cpu.average_percent,
+        disk_read_bytes=disk.read_bytes,
+        disk_write_bytes=disk.write_bytes,
+        regressions=tuple(performance.regressions_detected),
+        baseline_comparison=_comparison(performance.baseline_comparison),
+        performance_score=float(performance.performance_score),
+        has_baseline=performance.baseline_available,
+        baseline_saved=False,
+        summary_block=build_summary_block(document, telemetry_dir=here),
+        network_interface_shared=network.interface_shared,
+        builder_downloaded_bytes=network.builder_downloaded_bytes,
+        memory_layout=memory.layout,
+    )
+
+
+def figures(report: TelemetryReport, run: RunData, workspace: Path, directory: Path) -> TelemetryFigures:
+    """Headline figures from the report; the run's own unrounded values where the file rounds."""
+    doc = report.document
+    here = relative_to_workspace(directory, workspace)
+    reference = report.comparison.baseline
+    return replace(
+        document_figures(doc, here),
+        duration_seconds=float(doc.build_session.duration_seconds_exact or run.duration_seconds),
+        peak_memory_mb=float(doc.memory_metrics.peak_usage_mb_exact or run.memory.peak_mb),
+        peak_memory_source=doc.memory_metrics.peak_source or run.memory.peak_source,
         cpu_user_seconds=run.cpu.user_seconds,
         cpu_system_seconds=run.cpu.system_seconds,
         cpu_average_percent=run.cpu.average_percent,
         disk_read_bytes=run.disk.read_bytes,
         disk_write_bytes=run.disk.write_bytes,
         regressions=tuple(report.regressions),
-        baseline_comparison=_comparison(doc.performance_metrics.baseline_comparison),
         performance_score=float(report.score),
-        has_baseline=doc.performance_metrics.baseline_available,
         baseline_saved=report.baseline_saved,
         # The block names the folder as the report saw it (absolute in the container); later steps
         # run outside the container and need it relative to the workspace.
         summary_block=replace(report.summary_block, telemetry_dir=here),
         files=tuple(relative_to_workspace(p, workspace) for p in report.paths.values()),
-        network_interface_shared=network.interface_shared,
-        builder_downloaded_bytes=network.builder_downloaded_bytes,
         cgroup_peak_mb=next(
             (f.value_mb for f in run.memory.figures if f.source == MemorySource.CGROUP_PEAK_WITH_PAGE_CACHE),
             None,
@@ -100,24 +127,17 @@ def figures(report: TelemetryReport, run: RunData, workspace: Path, directory: P
     )
 
 
-def failure_info(analysis: FailureAnalysis | None) -> FailureInfo | None:
-    if analysis is None:
-        return None
-    import signal as signal_module
+def failure_info(analysis: FailureAnalysis) -> FailureInfo:
+    """The report's primary failure in the action's terms (the signal by number, not name)."""
+    from telemetry.failures import signal_number
 
-    number: int | None = None
-    if analysis.signal:
-        try:
-            number = int(signal_module.Signals[analysis.signal])
-        except KeyError:
-            number = None
     return FailureInfo(
         category=analysis.category,
         reason=analysis.reason,
         stage=analysis.stage,
         remediation=analysis.remediation,
         exit_code=analysis.exit_code,
-        signal=number,
+        signal=signal_number(analysis.signal),
         transient=analysis.transient,
     )
 
@@ -176,6 +196,6 @@ def write_report(
     )
     return (
         figures(report, run, inputs.workspace, inputs.telemetry_dir.absolute),
-        failure_info(report.analysis),
+        failure_info(report.analysis) if report.analysis is not None else None,
         report.warnings,
     )

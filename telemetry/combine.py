@@ -54,6 +54,11 @@ def _round(value: float, digits: int) -> float:
     return round(value, digits)
 
 
+def _sums(sections: Sequence[object], *names: str) -> dict[str, int]:
+    """The named counters of the legs' sections, each summed."""
+    return {name: sum(getattr(section, name) for section in sections) for name in names}
+
+
 def _session(legs: Sequence[LegMetrics]) -> BuildSession:
     sessions = [leg.document.build_session for leg in legs]
     start = min(s.start_timestamp for s in sessions)
@@ -107,10 +112,8 @@ def _network(legs: Sequence[LegMetrics]) -> NetworkMetrics:
     template = next(iter(first.per_interface.values())) if first else None
     return replace(
         nets[0],
-        bytes_downloaded=sum(n.bytes_downloaded for n in nets),
-        bytes_uploaded=sum(n.bytes_uploaded for n in nets),
+        **_sums(nets, "bytes_downloaded", "bytes_uploaded", "connection_count"),
         interface=_listed(n.interface for n in nets),
-        connection_count=sum(n.connection_count for n in nets),
         interface_shared=_shared(n.interface_shared for n in nets),
         builder_downloaded_bytes=sum(builder) if builder else None,
         per_interface={
@@ -142,8 +145,7 @@ def _disk(legs: Sequence[LegMetrics]) -> DiskResult:
     disks = [leg.document.disk_metrics for leg in legs]
     return replace(
         disks[0],
-        read_bytes=sum(d.read_bytes for d in disks),
-        write_bytes=sum(d.write_bytes for d in disks),
+        **_sums(disks, "read_bytes", "write_bytes"),
         path=_listed(d.path for d in disks),
         free_before_bytes=min(d.free_before_bytes for d in disks),
         free_after_bytes=min(d.free_after_bytes for d in disks),

@@ -64,7 +64,10 @@ _JOB = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
         (_JOB + "    steps:\n      - run: echo ${{ github.nope }}\n", 'property "nope" is not defined'),
         (_JOB + "    needs: [zzz]\n    steps:\n      - run: echo\n", 'needs job "zzz" which does not exist'),
         # Only the hosted labels newer than the linter are let through, not any label.
-        (_JOB.replace("ubuntu-latest", "ubuntu-24.04-armm") + "    steps:\n      - run: echo\n", "is unknown"),
+        (
+            _JOB.replace("ubuntu-latest", "ubuntu-24.04-armm") + "    steps:\n      - run: echo\n",
+            "is unknown",
+        ),
     ],
 )
 def test_the_linter_finds_what_it_should(tmp_path: Path, text: str, finding: str) -> None:

@@ -14,8 +14,8 @@ import pytest
 
 from action.aggregate_summary import MAX_LEG_TASKS, MAX_LISTED, aggregate_sections, legs_gantt
 from action.job_summary import GITHUB_SUMMARY_LIMIT, fit, render
-from action.join import Aggregate, GridCell, JoinedFailure, JoinProblem
-from action.legs import Leg, LegFailure, LegPackage, RunnerFacts
+from action.join import Aggregate, GridCell, JoinProblem
+from action.legs import Leg, LegFailure, RunnerFacts
 from action.outcome import ActionOutcome, BuildMode, ProducedPackage
 from contracts.vocabulary import ActionStatus, JobStatus, LegProblem
 from telemetry.metrics_doc import MetricsDocument
@@ -58,16 +58,7 @@ def leg(
     regressions: tuple[str, ...] = (),
 ) -> Leg:
     packages = tuple(
-        LegPackage(
-            f"dist/hello_{arch}_{suite}.deb",
-            Path(f"/agg/{name}/hello_{arch}_{suite}.deb"),
-            arch,
-            suite,
-            "1.0.0-1",
-            2048,
-            "ab" * 32,
-            None,
-        )
+        ProducedPackage(f"dist/hello_{arch}_{suite}.deb", arch, suite, "1.0.0-1", 2048, "ab" * 32, None, name)
         for arch, suite in cells
     )
     return Leg(
@@ -80,7 +71,8 @@ def leg(
         package="hello",
         version="1.0.0",
         packages=packages,
-        failed=tuple(LegFailure(a, s, reason, "network") for a, s, reason in failed),
+        files={p.path: Path(f"/agg/{name}/{Path(p.path).name}") for p in packages},
+        failed=tuple(LegFailure(name, a, s, reason, "network") for a, s, reason in failed),
         telemetry={"performance_regressions": list(regressions)} if timed else None,
         metrics=metrics(offset, duration, regressions) if timed and problem is None else None,
         # A leg whose summary cannot be read tells nothing of its runner.
@@ -106,15 +98,11 @@ def aggregate(
         for item in usable
         for p in item.packages
     )
-    failed = tuple(JoinedFailure(item.name, f) for item in usable for f in item.failed)
-    arch_axis = tuple(
-        dict.fromkeys([*arches, *(p.arch for p in packages), *(f.failure.arch for f in failed)])
-    )
-    suite_axis = tuple(
-        dict.fromkeys([*suites, *(p.suite for p in packages), *(f.failure.suite for f in failed)])
-    )
+    failed = tuple(f for item in usable for f in item.failed)
+    arch_axis = tuple(dict.fromkeys([*arches, *(p.arch for p in packages), *(f.arch for f in failed)]))
+    suite_axis = tuple(dict.fromkeys([*suites, *(p.suite for p in packages), *(f.suite for f in failed)]))
     built = {(p.arch, p.suite): p for p in packages}
-    broken = {(f.failure.arch, f.failure.suite): f for f in failed}
+    broken = {(f.arch, f.suite): f for f in failed}
     grid = []
     for arch in arch_axis:
         for suite in suite_axis or ("",):
@@ -123,7 +111,7 @@ def aggregate(
                 grid.append(GridCell(arch, suite, JobStatus.SUCCESS, p.leg, p))
             elif (arch, suite) in broken:
                 f = broken[(arch, suite)]
-                grid.append(GridCell(arch, suite, JobStatus.FAILURE, f.leg, reason=f.failure.reason))
+                grid.append(GridCell(arch, suite, JobStatus.FAILURE, f.leg, reason=f.reason))
             else:
                 asked = arch in arches and (not suites or suite in suites)
                 grid.append(GridCell(arch, suite, None, "", asked=asked))
@@ -242,7 +230,9 @@ def test_bad_legs_are_named_with_what_is_wrong() -> None:
     legs = md.split("### Legs\n", 1)[1].split("###", 1)[0]
     assert "| ❔ missing | **deb-gone** | — | — | — | — | — | — | — | — | — |" in legs
     assert "| 🚫 foreign | **deb-other** | 1 (refused) |" in legs
-    assert "- **deb-torn** (unreadable): build-summary.json: not valid JSON" in legs
+    # What is wrong with a bad leg is said once, under Problems; its row in the table has its state.
+    assert "| 🚫 unreadable | **deb-torn** |" in legs
+    assert md.count("build-summary.json: not valid JSON") == 1
 
 
 def test_a_cancelled_leg_is_shown_as_cancelled() -> None:

@@ -48,8 +48,16 @@ CATEGORIES = [c.value for c in v.FailureCategory]
 # (schema, JSON pointer to the property, the values it must list, in this order)
 SCHEMA_ENUMS: list[tuple[str, str, list[str]]] = [
     ("build-summary.schema.json", "/properties/status", [s.value for s in v.ActionStatus]),
-    ("build-summary.schema.json", "/properties/legs/items/properties/status", [s.value for s in v.ActionStatus]),
-    ("build-summary.schema.json", "/properties/legs/items/properties/problem", [s.value for s in v.LegProblem]),
+    (
+        "build-summary.schema.json",
+        "/properties/legs/items/properties/status",
+        [s.value for s in v.ActionStatus],
+    ),
+    (
+        "build-summary.schema.json",
+        "/properties/legs/items/properties/problem",
+        [s.value for s in v.LegProblem],
+    ),
     ("build-summary.schema.json", "/properties/failed/items/properties/failure_category", CATEGORIES),
     ("build-summary.schema.json", "/properties/error/anyOf/0/properties/category", CATEGORIES),
     (

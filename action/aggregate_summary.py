@@ -118,17 +118,6 @@ def _utc(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _regressions(leg: Leg) -> tuple[str, ...]:
-    """The leg's regression messages: its summary's telemetry block, else its metrics.json."""
-    block: Mapping[str, object] = leg.telemetry or {}
-    recorded = block.get("performance_regressions")
-    if isinstance(recorded, list | tuple):
-        return tuple(str(message) for message in recorded)
-    if leg.metrics is not None:
-        return leg.metrics.performance_metrics.regressions_detected
-    return ()
-
-
 # ---------------------------------------------------------------- outcome
 
 
@@ -310,7 +299,7 @@ def _leg_row(leg: Leg, joined: Mapping[str, int], origin: float | None) -> str:
             f"{cpu:.1f} s",
             human_bytes(metrics.network_metrics.bytes_downloaded),
         ]
-    regressions = _regressions(leg)
+    regressions = leg.regressions
     cells += [_runner_cell(leg.runner), f"⚠️ {len(regressions)}" if regressions else "—"]
     return "| " + " | ".join(cells) + " |"
 
@@ -430,11 +419,11 @@ def _regression_section(aggregate: Aggregate) -> str | None:
     items = [
         f"- {_name(leg.name)}: {escape_text(_short(message))}"
         for leg in usable
-        for message in _regressions(leg)
+        for message in leg.regressions
     ]
     if not items:
         return "### Regressions\n\nNo leg reported a regression against its baseline."
-    legs = sum(1 for leg in usable if _regressions(leg))
+    legs = sum(1 for leg in usable if leg.regressions)
     head = (
         f"### Regressions\n\n**{_plural(legs, 'leg')}** reported a regression against its own baseline:\n\n"
     )

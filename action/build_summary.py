@@ -76,7 +76,6 @@ def _failed_and_skipped(outcome: ActionOutcome) -> tuple[list[dict[str, object]]
 def _leg(leg: Leg) -> dict[str, object]:
     """One leg as the combined build-summary.json lists it: state, figures and runner facts."""
     session = leg.metrics.build_session if leg.metrics else None
-    regressions = (leg.telemetry or {}).get("performance_regressions")
     return {
         "name": leg.name,
         "status": leg.status,
@@ -96,7 +95,7 @@ def _leg(leg: Leg) -> dict[str, object]:
             else None
         ),
         "network_downloaded_bytes": leg.metrics.network_metrics.bytes_downloaded if leg.metrics else None,
-        "performance_regressions": [str(r) for r in regressions] if isinstance(regressions, list) else [],
+        "performance_regressions": list(leg.regressions),
         "metrics_problem": leg.metrics_problem,
         "runner": leg.runner.to_json() if leg.runner else None,
     }

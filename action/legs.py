@@ -92,6 +92,15 @@ class Leg:
     runner: RunnerFacts | None = None
 
     @property
+    def regressions(self) -> tuple[str, ...]:
+        """The leg's regression messages: its metrics.json's (what the combined figures use), else
+        its summary's telemetry block."""
+        if self.metrics is not None:
+            return self.metrics.performance_metrics.regressions_detected
+        recorded = (self.telemetry or {}).get("performance_regressions")
+        return tuple(str(m) for m in recorded) if isinstance(recorded, list) else ()
+
+    @property
     def usable(self) -> bool:
         """Whether its packages and figures join the combined result."""
         return self.problem is None

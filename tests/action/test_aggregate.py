@@ -275,3 +275,20 @@ def test_aggregate_mode_needs_its_folder(aggregate_ws: Path) -> None:
     run = run_action(aggregate_ws, mode="aggregate")
     assert run.returncode == 2
     assert "aggregate-dir" in run.build_summary()["error"]["message"]
+
+
+def test_a_legs_regression_is_the_joins_and_can_fail_it(legs: dict[str, Path], aggregate_ws: Path) -> None:
+    _download(legs, aggregate_ws / "legs")
+    metrics_file = aggregate_ws / "legs" / "debs-arm64" / ".telemetry" / "metrics.json"
+    metrics = _json(metrics_file)
+    metrics["performance_metrics"]["regressions_detected"] = ["Build duration increased by 40%"]
+    metrics_file.write_text(json.dumps(metrics))
+    run = _aggregate(aggregate_ws, fail_on_regression="true")
+    assert run.outputs["build-status"] == "success"
+    assert run.outputs["regression-detected"] == "true"
+    assert json.loads(run.outputs["performance-regressions"]) == [
+        "debs-arm64: Build duration increased by 40%"
+    ]
+    assert run.returncode == 1
+    regressions = run.summary.split("### Regressions", 1)[1].split("###", 1)[0]
+    assert "**debs-arm64**: Build duration increased by 40%" in regressions

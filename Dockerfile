@@ -14,7 +14,9 @@ FROM debian:trixie-slim
 # - ca-certificates: TLS to the GitHub API and asset hosts from Python's ssl module.
 # - no qemu: the builder checks foreign executables by their ELF headers and never runs
 #   them, so emulators would add size and nothing else (tests run them on the host).
-# - python3-pip only for the install step, purged in the same layer.
+# - pip only for the install step: Debian's pip wheel (python3-pip-whl, one file, run straight
+#   from the wheel), purged in the same layer. The python3-pip package would cost seconds more:
+#   it pulls python3-wheel, byte-compiles itself on install and needs an autoremove afterwards.
 #
 # The dpkg excludes keep docs, man pages and translations out of every package installed here
 # (what Debian's own slim images do for the base packages); lintian's data under
@@ -22,6 +24,22 @@ FROM debian:trixie-slim
 # PYTHONPATH, which a workflow's env could override. Tests and type stubs shipped inside wheels
 # are never imported at run time, nor is zstandard's CFFI backend (12 MB; its C backend is the
 # default and the only one we use).
+#
+# What else is deleted after the install, in the same layer, is never run or read by the
+# action, lintian or the tools lintian calls (from binutils it runs ar, readelf and strings;
+# dpkg-shlibdeps runs objdump): lintian with every check gives the same tags before and after on
+# packages with ELF executables, shared objects and man pages.
+# - The wheels' shared objects carry their debug symbols (zstandard's alone is 11 MB of its
+#   12 MB); strip keeps the dynamic symbols, which is all the interpreter needs to load them.
+# - binutils' profilers (gprof, gprofng and its libraries), Python's regression-test package,
+#   pydoc's help topics, and perl's .pod files (documentation for perldoc; nothing loads them).
+# The linker, the assembler and perl's C headers stay although lintian never uses them: a
+# `command:` build may apt-get install a compiler, and dpkg would not put back files deleted from
+# packages that are already installed (binutils, libperl), so the compiler could not link.
+#
+# dpkg's force-unsafe-io skips the fsync after every unpacked file (a build that crashes throws
+# its layer away anyway); it is set for this step only. apt's translated descriptions are never
+# shown, so they are not downloaded.
 #
 # PIP_CERT: behind a TLS-inspecting proxy pip needs the proxy's CA. Mount a bundle into the build
 # and name it here, e.g. `podman build -v /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro
@@ -40,12 +58,14 @@ RUN set -eux; \
         'path-exclude /usr/share/locale/*' \
         'path-exclude /usr/share/lintian/overrides/*' \
         > /etc/dpkg/dpkg.cfg.d/01-action-slim; \
-    apt-get update; \
-    apt-get install -y --no-install-recommends python3 python3-pip lintian ca-certificates; \
+    echo force-unsafe-io > /etc/dpkg/dpkg.cfg.d/02-build-only; \
+    apt-get update -o Acquire::Languages=none; \
+    apt-get install -y --no-install-recommends python3 python3-pip-whl lintian ca-certificates; \
     if [ -z "$PIP_CERT" ]; then unset PIP_CERT; fi; \
-    pip3 install --no-cache-dir --break-system-packages --root-user-action=ignore \
-        --disable-pip-version-check -r /tmp/requirements.lock; \
-    apt-get purge -y --auto-remove python3-pip; \
+    pip_wheel="$(echo /usr/share/python-wheels/pip-*.whl)"; \
+    python3 "$pip_wheel/pip" install --no-cache-dir --break-system-packages \
+        --root-user-action=ignore --disable-pip-version-check -r /tmp/requirements.lock; \
+    dpkg --purge python3-pip-whl; \
     site="$(python3 -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"; \
     echo /app > "$site/debian-multiarch-builder.pth"; \
     apt-get clean; \
@@ -53,6 +73,11 @@ RUN set -eux; \
         /tmp/* /root/.cache /usr/share/doc/*/changelog* /usr/share/man /usr/share/info /usr/share/locale/*; \
     find /usr/local/lib -depth \( -name tests -o -name '*.pyi' \) -path '*-packages/*' -exec rm -rf {} +; \
     rm -f /usr/local/lib/python3*/dist-packages/zstandard/_cffi.*.so; \
+    find /usr/local/lib/python3*/dist-packages -name '*.so' -exec strip --strip-unneeded {} +; \
+    rm -rf /usr/bin/gprof /usr/bin/*-linux-gnu*-gprof /usr/bin/gprofng* /usr/bin/gp-* /etc/gprofng.rc \
+        /usr/lib/*/gprofng /usr/lib/*/libgprofng.so* /usr/lib/python3.*/test /usr/lib/python3.*/pydoc_data; \
+    find /usr/share/perl /usr/share/perl5 /usr/lib/*/perl /usr/lib/*/perl5 -name '*.pod' -delete; \
+    rm /etc/dpkg/dpkg.cfg.d/02-build-only; \
     python3 -c 'import psutil, ruamel.yaml, github, debian, jsonschema, prometheus_client, zstandard'; \
     lintian --version
 

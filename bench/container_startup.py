@@ -4,7 +4,12 @@
 Prints, measured in one run on this machine:
 
 - the cold build of the repo's Dockerfile (``--no-cache``; the base image cached, which is what
-  a GitHub runner has after its first pull), and the image size;
+  a GitHub runner has after its first pull), ``--builds`` times, with the machine's load average
+  before and after each build (wall time: a busy machine inflates it) and the CPU seconds the
+  build used (much less sensitive to other load);
+- the image size (podman's figure, uncompressed) and the size a pull of the image downloads:
+  the gzip-compressed layers, as ``podman image save --format docker-dir --compress`` writes them
+  (what a registry push stores), in total and without the base image's layer;
 - start-up: from the container's start (the runtime's ``StartedAt``) to the build subprocess's
   first instruction, for a ``command:`` build that records ``$EPOCHREALTIME`` as its very first
   act (bash's builtin clock: no exec in between), with telemetry on and off; plus podman's own
@@ -18,16 +23,20 @@ Prints, measured in one run on this machine:
 
 Needs root, podman, runc and debootstrap (see /work/shared/CONTAINERS.md):
 
-    .venv/bin/python bench/container_startup.py [--runs 5] [--no-build]
+    .venv/bin/python bench/container_startup.py [--runs 5] [--builds 3] [--no-build] [--build-only]
+        [--tag IMAGE] [--context DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -111,6 +120,30 @@ def measure_builder_start(image: str) -> float:
         return min(starts) - run.container_started_at
 
 
+def compressed_layers(image: str) -> list[int]:
+    """The sizes of the image's layers gzip-compressed, as a push uploads and a pull downloads them."""
+    with tempfile.TemporaryDirectory(prefix="image-save-") as tmp:
+        out = Path(tmp) / "image"
+        subprocess.run(
+            ["podman", "image", "save", "--format", "docker-dir", "--compress", "-o", str(out), image],
+            check=True,
+            capture_output=True,
+        )
+        manifest = json.loads((out / "manifest.json").read_text())
+    return [int(layer["size"]) for layer in manifest["layers"]]
+
+
+def _children_cpu() -> float:
+    """CPU seconds of every finished child process (podman, runc and what the build ran)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.2f} (5 min {five:.2f})"
+
+
 def _median(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} s (min {min(values):.3f}, max {max(values):.3f})"
 
@@ -120,25 +153,47 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=5, help="container starts per variant")
+    parser.add_argument("--builds", type=int, default=1, help="cold builds to time (median reported)")
     parser.add_argument("--no-build", action="store_true", help="reuse the bench image if it exists")
+    parser.add_argument("--build-only", action="store_true", help="skip the start-up measurements")
+    parser.add_argument("--tag", default=BENCH_IMAGE, help="image to build and measure")
+    parser.add_argument(
+        "--context", type=Path, default=ROOT, help="build context holding the Dockerfile (A/B comparisons)"
+    )
     args = parser.parse_args()
+    image = args.tag
 
     base_cached = image_exists(BASE_IMAGE)
     ensure_base_image()
     print(f"base image {BASE_IMAGE}: {'cached' if base_cached else 'made with debootstrap now'}")
 
-    if args.no_build and image_exists(BENCH_IMAGE):
-        print(f"image build: skipped (--no-build), reusing {BENCH_IMAGE}")
+    if args.no_build and image_exists(image):
+        print(f"image build: skipped (--no-build), reusing {image}")
     else:
-        built = build_image(BENCH_IMAGE, no_cache=True)
-        print(f"image build (cold, --no-cache, base cached): {built.seconds:.1f} s")
-    size = image_size(BENCH_IMAGE)
-    print(f"image size: {size / 1e6:.1f} MB ({size} bytes; target < 500 MB)")
+        seconds: list[float] = []
+        for n in range(1, args.builds + 1):
+            before, cpu = _load(), _children_cpu()
+            built = build_image(image, context=args.context, no_cache=True)
+            seconds.append(built.seconds)
+            print(f"image build {n} (cold, --no-cache, base cached): {built.seconds:.1f} s")
+            print(f"  CPU {_children_cpu() - cpu:.1f} s (podman and the build's processes)")
+            print(f"  before: {before}; after: {_load()}")
+        if len(seconds) > 1:
+            print(f"image build, {len(seconds)} runs: {_median(seconds)}")
+    size = image_size(image)
+    print(f"image size: {size / 1e6:.1f} MB ({size} bytes)")
+    layers = compressed_layers(image)
+    print(
+        f"compressed (a pull's download): {sum(layers) / 1e6:.1f} MB in {len(layers)} layers, "
+        f"{sum(layers[1:]) / 1e6:.1f} MB without the base image's layer"
+    )
+    if args.build_only:
+        return 0
 
     # One throwaway start first: the first run after a build pays for page-cache misses.
-    measure_start(BENCH_IMAGE, telemetry=True)
+    measure_start(image, telemetry=True)
     for telemetry in (True, False):
-        samples = [measure_start(BENCH_IMAGE, telemetry) for _ in range(args.runs)]
+        samples = [measure_start(image, telemetry) for _ in range(args.runs)]
         label = "telemetry on " if telemetry else "telemetry off"
         print(f"\nstart-up, {label} ({args.runs} runs, median):")
         print(
@@ -149,7 +204,7 @@ def main() -> int:
             print(f"  of which inside the entrypoint's main: {_median(internal)}")
         print(f"  podman run -> container start (podman): {_median([s.launch_to_started for s in samples])}")
 
-    builder = [measure_builder_start(BENCH_IMAGE) for _ in range(args.runs)]
+    builder = [measure_builder_start(image) for _ in range(args.runs)]
     print(f"\nbuilt-in builder, demo release ({args.runs} runs, median):")
     print(f"  container start -> first stage event  : {_median(builder)}")
     return 0

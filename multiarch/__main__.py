@@ -27,6 +27,7 @@ from types import FrameType
 from typing import NoReturn
 
 from contracts.builder_result import BuilderResult, JobResult
+from contracts.cli import program_name
 from contracts.vocabulary import BuildStatus
 from multiarch.build import (
     BuildOptions,
@@ -95,7 +96,10 @@ def _parallel(value: str) -> int | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m multiarch", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = _Parser(
+        prog=program_name("multiarch-builder", "multiarch"),
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, help_text in (
         ("build", "build the .deb packages"),

@@ -32,6 +32,7 @@ import sys
 from collections.abc import Sequence
 from typing import Final
 
+from contracts.cli import program_name
 from contracts.vocabulary import DEFAULT_TELEMETRY_DIR, ENV_TELEMETRY_DIR, METRICS_FILE
 from contracts.vocabulary import TelemetryCommand as Command
 from telemetry import api
@@ -70,7 +71,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m telemetry", description="Build telemetry for shell build scripts.")
+    p = _Parser(
+        prog=program_name("build-telemetry", "telemetry"),
+        description="Build telemetry for shell build scripts.",
+    )
     p.add_argument(
         "--dir", help=f"telemetry directory (default: ${ENV_TELEMETRY_DIR} or {DEFAULT_TELEMETRY_DIR})"
     )

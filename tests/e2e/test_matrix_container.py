@@ -181,7 +181,6 @@ def test_three_concurrent_legs_join_into_one_result(
         m["build_session"]["start_timestamp"] for m in own
     )
     assert metrics["build_session"]["duration_seconds_exact"] == pytest.approx(span, abs=0.002)
-    assert span < sum(m["build_session"]["duration_seconds_exact"] for m in own)  # they overlapped
     assert metrics["memory_metrics"]["peak_usage_mb_exact"] == max(
         m["memory_metrics"]["peak_usage_mb_exact"] for m in own
     )

@@ -78,6 +78,12 @@ def _schema_valid(document: Any, schema: str) -> None:
     jsonschema.Draft202012Validator(_json(ROOT / "schemas" / schema)).validate(document)
 
 
+def _edit_summary(ws: Path, leg: str, **fields: str) -> None:
+    """Change top-level fields of a downloaded leg's build-summary.json."""
+    path = ws / "legs" / leg / "out" / "build-summary.json"
+    path.write_text(json.dumps({**_json(path), **fields}))
+
+
 def _leg_by_name(summary: dict[str, Any], name: str) -> dict[str, Any]:
     return next(leg for leg in summary["legs"] if leg["name"] == name)
 
@@ -159,10 +165,7 @@ def test_a_missing_leg_is_named_and_makes_it_partial(legs: dict[str, Path], aggr
 
 def test_a_leg_of_another_version_is_refused(legs: dict[str, Path], aggregate_ws: Path) -> None:
     _download(legs, aggregate_ws / "legs")
-    leg_summary = aggregate_ws / "legs" / "debs-armhf" / "out" / "build-summary.json"
-    document = _json(leg_summary)
-    document["version"] = "v0.9.0"
-    leg_summary.write_text(json.dumps(document))
+    _edit_summary(aggregate_ws, "debs-armhf", version="v0.9.0")
     run = _aggregate(aggregate_ws)
     assert run.outputs["build-status"] == "partial"
     summary = run.build_summary()
@@ -187,10 +190,7 @@ def test_a_truncated_summary_is_named_without_a_crash(legs: dict[str, Path], agg
 
 def test_an_invalid_summary_is_named(legs: dict[str, Path], aggregate_ws: Path) -> None:
     _download(legs, aggregate_ws / "legs")
-    leg_summary = aggregate_ws / "legs" / "debs-arm64" / "out" / "build-summary.json"
-    document = _json(leg_summary)
-    document["status"] = "splendid"
-    leg_summary.write_text(json.dumps(document))
+    _edit_summary(aggregate_ws, "debs-arm64", status="splendid")
     run = _aggregate(aggregate_ws)
     invalid = _leg_by_name(run.build_summary(), "debs-arm64")
     assert invalid["problem"] == "invalid" and "status" in invalid["detail"]

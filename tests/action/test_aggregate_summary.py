@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,8 +18,7 @@ from action.outcome import ActionOutcome, BuildMode, ProducedPackage
 from contracts.vocabulary import ActionStatus, JobStatus, LegProblem
 from telemetry.metrics_doc import MetricsDocument
 from tests.action.test_job_summary import assert_fences_balanced, figures, mermaid_blocks
-from tests.action.test_summary_render import RENDER, TOOL, VERSIONS, generated_names
-from tests.conftest import skip_or_fail
+from tests.action.test_summary_render import VERSIONS, generated_names, render_markdown
 from tests.telemetry.factories import T0
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -418,26 +415,9 @@ def render_cases() -> dict[str, tuple[str, tuple[str, ...]]]:
 def rendered(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[dict[str, tuple[str, tuple[str, ...]]], list[dict[str, object]]]:
-    if shutil.which("node") is None or not (TOOL / "node_modules" / "mmdc-11.12").is_dir():
-        skip_or_fail("needs node and tools/mermaid/node_modules (make deps installs them)")
-    if not Path("/usr/bin/chromium").exists():
-        skip_or_fail("needs chromium (apt-get install chromium)")
-    folder = tmp_path_factory.mktemp("mermaid-aggregate")
     cases = render_cases()
-    files = []
-    for name, (markdown, _) in cases.items():
-        path = folder / f"{name}.md"
-        path.write_text(markdown, encoding="utf-8")
-        files.append(str(path))
-    proc = subprocess.run(
-        ["node", str(RENDER), "--out", str(folder / "svg"), *files],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    results: list[dict[str, object]] = json.loads(proc.stdout.strip().splitlines()[-1])["results"]
+    folder = tmp_path_factory.mktemp("mermaid-aggregate")
+    results = render_markdown(folder, {name: markdown for name, (markdown, _) in cases.items()})
     return cases, results
 
 

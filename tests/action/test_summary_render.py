@@ -165,18 +165,17 @@ def cases() -> list[Case]:
     return out
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Case], list[dict[str, object]]]:
+def render_markdown(folder: Path, markdowns: dict[str, str]) -> list[dict[str, object]]:
+    """Render every Mermaid block of each named Markdown text with the real mermaid at every
+    version (tools/mermaid/render.mjs in chromium); the tool's per-block results."""
     if shutil.which("node") is None or not (TOOL / "node_modules" / "mmdc-11.12").is_dir():
         skip_or_fail("needs node and tools/mermaid/node_modules (make deps installs them)")
     if not Path("/usr/bin/chromium").exists() and not os.environ.get("MERMAID_CHROMIUM"):
         skip_or_fail("needs chromium (apt-get install chromium)")
-    folder = tmp_path_factory.mktemp("mermaid")
-    all_cases = cases()
     files = []
-    for case in all_cases:
-        path = folder / f"{case.name}.md"
-        path.write_text(case.markdown, encoding="utf-8")
+    for name, markdown in markdowns.items():
+        path = folder / f"{name}.md"
+        path.write_text(markdown, encoding="utf-8")
         files.append(str(path))
     proc = subprocess.run(
         ["node", str(RENDER), "--out", str(folder / "svg"), *files],
@@ -187,6 +186,13 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Case], list
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     results: list[dict[str, object]] = json.loads(proc.stdout.strip().splitlines()[-1])["results"]
+    return results
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Case], list[dict[str, object]]]:
+    all_cases = cases()
+    results = render_markdown(tmp_path_factory.mktemp("mermaid"), {c.name: c.markdown for c in all_cases})
     return all_cases, results
 
 

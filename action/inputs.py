@@ -407,6 +407,7 @@ def read_inputs(token: str, known: KnownNames | None = None) -> ActionInputs:
         github_token=token,
         **aggregate,
     )
+    _outside_the_legs(check, result)
     if check.problems:
         raise InputError(tuple(check.problems))
     return result
@@ -454,6 +455,27 @@ def _aggregate_inputs(check: _Collector, command: str) -> _AggregateInputs:
     return {"mode": mode, "aggregate_dir": folder, "expected_legs": legs}
 
 
+def _within(folder: WorkspacePath | None, legs: WorkspacePath | None) -> bool:
+    """Whether ``folder`` is the legs' folder or inside it."""
+    if folder is None or legs is None:
+        return False
+    return folder.absolute == legs.absolute or legs.absolute in folder.absolute.parents
+
+
+def _outside_the_legs(check: _Collector, inputs: ActionInputs) -> None:
+    """The join writes build-summary.json and metrics.json: never where a leg's own files are."""
+    legs = inputs.aggregate_dir
+    if inputs.mode != ActionMode.AGGREGATE or legs is None:
+        return
+    for name, folder in (("output-dir", inputs.output_dir), ("telemetry-dir", inputs.telemetry_dir)):
+        if _within(folder, legs):
+            check.add(
+                name,
+                f"{folder.relative!r} is inside aggregate-dir {legs.relative!r}: the joined files would"
+                " overwrite the legs' own; download the artifacts into a folder of their own",
+            )
+
+
 def safe_defaults(token: str = "") -> ActionInputs:
     """Inputs to report with when the real ones are invalid.
 
@@ -462,6 +484,12 @@ def safe_defaults(token: str = "") -> ActionInputs:
     """
     workspace = workspace_root()
     check = _Collector(workspace)
+    # Reporting must not overwrite a leg's files either: a folder inside aggregate-dir falls back.
+    legs = check.path("aggregate-dir") if _raw("mode").strip().lower() == ActionMode.AGGREGATE else None
+    output, telemetry = (
+        None if _within(folder, legs) else folder
+        for folder in (check.path("output-dir"), check.path("telemetry-dir"))
+    )
     return ActionInputs(
         workspace=workspace,
         config_file=check.path("config-file") or WorkspacePath("package.yaml", workspace / "package.yaml"),
@@ -471,12 +499,11 @@ def safe_defaults(token: str = "") -> ActionInputs:
         distributions=(),
         max_parallel=None,
         lintian_check=False,
-        output_dir=check.path("output-dir") or WorkspacePath(".", workspace),
+        output_dir=output or WorkspacePath(".", workspace),
         assets_dir=None,
         pinned_metadata=None,
         telemetry_enabled=False,
-        telemetry_dir=check.path("telemetry-dir")
-        or WorkspacePath(DEFAULT_TELEMETRY_DIR, workspace / DEFAULT_TELEMETRY_DIR),
+        telemetry_dir=telemetry or WorkspacePath(DEFAULT_TELEMETRY_DIR, workspace / DEFAULT_TELEMETRY_DIR),
         sample_interval=1.0,
         save_baseline=False,
         regression_threshold=DEFAULT_REGRESSION_THRESHOLD_PERCENT,

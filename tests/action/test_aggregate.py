@@ -292,3 +292,15 @@ def test_a_legs_regression_is_the_joins_and_can_fail_it(legs: dict[str, Path], a
     assert run.returncode == 1
     regressions = run.summary.split("### Regressions", 1)[1].split("###", 1)[0]
     assert "**debs-arm64**: Build duration increased by 40%" in regressions
+
+
+def test_the_join_never_writes_into_the_legs(legs: dict[str, Path], aggregate_ws: Path) -> None:
+    _download(legs, aggregate_ws / "legs")
+    before = {p: p.read_bytes() for p in (aggregate_ws / "legs").rglob("*") if p.is_file()}
+    run = run_action(
+        aggregate_ws, mode="aggregate", aggregate_dir="legs", telemetry_dir="legs/debs-amd64/.telemetry"
+    )
+    assert run.returncode == 2
+    assert "telemetry-dir" in run.stdout and "inside aggregate-dir" in run.stdout
+    after = {p: p.read_bytes() for p in (aggregate_ws / "legs").rglob("*") if p.is_file()}
+    assert after == before

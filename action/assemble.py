@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final
 
-from action.builder_result import BuilderResult, EarlyFailure
 from action.inputs import ActionInputs, InputError
 from action.outcome import (
     EXIT_CONFIGURATION,
@@ -28,6 +27,7 @@ from action.outcome import (
     produced_packages,
     snapshot_debs,
 )
+from contracts.builder_result import BuilderResult, EarlyFailure
 from contracts.vocabulary import ActionStatus, FailureCategory
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ SCHEMA_VERSION: Final = 1
 
 
 def _lintian(outcome_lintian: object) -> dict[str, object] | None:
-    from action.builder_result import LintianCounts
+    from contracts.builder_result import LintianCounts
 
     if not isinstance(outcome_lintian, LintianCounts):
         return None

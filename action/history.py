@@ -26,8 +26,8 @@ from contracts.fileio import atomic_write_text
 from contracts.vocabulary import HISTORY_FILE, ActionStatus
 
 if TYPE_CHECKING:
-    from action.builder_result import BuilderResult
     from action.outcome import ActionOutcome
+    from contracts.builder_result import BuilderResult
     from telemetry.history import History, HistoryEntry, Reference
     from telemetry.model import RunData
 

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from action.builder_result import LintianCounts
 from action.outcome import ActionOutcome, BuildMode, TelemetryFigures
 from action.trend_summary import trend_section
+from contracts.builder_result import LintianCounts
 from contracts.vocabulary import ActionStatus, FailureCategory, JobStatus, MemoryLayout, StageStatus
 from telemetry.events import BUILDER_DOWNLOADED_BYTES
 from telemetry.samplers.memory import memory_source_text

@@ -21,7 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from action.builder_result import BuilderResult, LintianCounts
+from contracts.builder_result import BuilderResult, LintianCounts
 from contracts.fileio import sha256_file
 from contracts.vocabulary import DEFAULT_REGRESSION_THRESHOLD_PERCENT, ActionStatus, MemoryLayout
 

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 from action.annotations import annotate, group
 from action.assemble import BuildEnd, assemble
 from action.builder_args import invocation
-from action.builder_result import read_result
 from action.inputs import ActionInputs
 from action.outcome import (
     ActionOutcome,
@@ -34,11 +33,12 @@ from action.outcome import (
     snapshot_debs,
 )
 from action.runner import CancelState, PlainRun, run_plain
+from contracts.builder_result import read_builder_result
 from contracts.vocabulary import ActionStatus, AnnotationLevel
 
 if TYPE_CHECKING:
-    from action.builder_result import BuilderResult
     from action.history import HistoryPlan
+    from contracts.builder_result import BuilderResult
     from telemetry.model import ProcessOutcome, RunData
 
 
@@ -205,7 +205,7 @@ def _run(inputs: ActionInputs, cancel: CancelState, scratch: Path, started: floa
             plain = run_plain(build, cancel)
             end = _build_end(plain, plain.duration_seconds, cancel)
 
-    result = read_result(build.result_file)
+    result = read_builder_result(build.result_file) if build.result_file is not None else None
     telemetry: TelemetryFigures | None = None
     analysis: FailureInfo | None = None
     if run is not None:

@@ -13,8 +13,8 @@ from action.annotations import (
     flush_annotations,
     group,
 )
-from action.builder_result import BuilderResult, EarlyFailure, JobResult, LintianCounts
 from action.outcome import ActionOutcome, FailureInfo, ProducedPackage
+from contracts.builder_result import BuilderResult, EarlyFailure, JobResult, LintianCounts
 from contracts.vocabulary import AnnotationLevel
 
 

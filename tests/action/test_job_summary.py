@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from action.builder_result import BuilderResult, JobResult, LintianCounts, SkippedArch
 from action.job_summary import (
     GITHUB_SUMMARY_LIMIT,
     SUMMARY_LIMIT,
@@ -23,6 +22,7 @@ from action.job_summary import (
     write_job_summary,
 )
 from action.outcome import ActionOutcome, FailureInfo, ProducedPackage, TelemetryFigures
+from contracts.builder_result import BuilderResult, JobResult, LintianCounts, SkippedArch
 from telemetry.model import CpuSample, MemorySample, RunData, StageRecord
 from tests.telemetry.factories import T0, make_run
 

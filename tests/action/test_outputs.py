@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from action.builder_result import BuilderResult, JobResult, LintianCounts, SkippedArch
 from action.outcome import ActionOutcome, FailureInfo, ProducedPackage, TelemetryFigures
 from action.outputs import OUTPUT_NAMES, output_values, parse_output_file, write_outputs
+from contracts.builder_result import BuilderResult, JobResult, LintianCounts, SkippedArch
 
 
 def figures(**overrides: object) -> TelemetryFigures:

@@ -18,7 +18,6 @@ an unreadable or invalid summary is a leg with a ``problem`` and a sentence sayi
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -29,7 +28,7 @@ from action.outcome import ProducedPackage
 from contracts.builder_result import LintianCounts
 from contracts.schema_files import schema_path
 from contracts.vocabulary import BUILD_SUMMARY_FILE, METRICS_FILE, ActionStatus, FailureCategory, LegProblem
-from telemetry.json_documents import checked_document
+from telemetry.json_documents import checked_document, parsed_json, schema_problem
 from telemetry.metrics_doc import MetricsDocument, MetricsFormatError
 
 # A build-summary.json of 600 packages is about 300 KB; anything far larger is not one of ours.
@@ -269,25 +268,19 @@ def _runner(document: Mapping[str, object], metrics: MetricsDocument | None) -> 
 def read_leg(name: str, root: Path, summary_file: Path) -> Leg:
     """One leg from its build-summary.json; problems become a ``problem`` and a ``detail``."""
     origin = f"{name}: {summary_file.relative_to(root.parent).as_posix()}"
+
+    def refused(kind: LegProblem, detail: str) -> Leg:
+        return Leg(name=name, root=root, summary_file=summary_file, problem=kind, detail=detail)
+
     try:
-        data = _read_bounded(summary_file, MAX_SUMMARY_BYTES)
+        document, problem = parsed_json(_read_bounded(summary_file, MAX_SUMMARY_BYTES), origin)
     except (OSError, ValueError) as exc:
-        detail = f"{origin}: cannot be read ({exc})"
-        return Leg(
-            name=name, root=root, summary_file=summary_file, problem=LegProblem.UNREADABLE, detail=detail
-        )
-    try:
-        json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        detail = f"{origin}: not valid JSON, truncated or damaged ({exc})"
-        return Leg(
-            name=name, root=root, summary_file=summary_file, problem=LegProblem.UNREADABLE, detail=detail
-        )
-    document, problem = checked_document(data, schema_path("build-summary.schema.json"), origin)
-    if problem is not None or not isinstance(document, Mapping):
-        return Leg(
-            name=name, root=root, summary_file=summary_file, problem=LegProblem.INVALID, detail=problem or ""
-        )
+        return refused(LegProblem.UNREADABLE, f"{origin}: cannot be read ({exc})")
+    if problem is not None:  # not even JSON: truncated, empty, binary
+        return refused(LegProblem.UNREADABLE, problem)
+    problem = schema_problem(document, schema_path("build-summary.schema.json"), origin)
+    if problem is not None:
+        return refused(LegProblem.INVALID, problem)
     telemetry = document.get("telemetry")
     block = telemetry if isinstance(telemetry, Mapping) else None
     metrics, metrics_problem = _metrics(block, summary_file.parent, root, name)

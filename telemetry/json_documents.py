@@ -25,16 +25,27 @@ def _validator(path: Path) -> Any:
     return cls(schema)
 
 
-def checked_document(data: bytes | str, schema_path: Path, origin: str) -> tuple[Any, str | None]:
-    """(the document, None) when ``data`` is JSON that ``schema_path`` accepts, else (None, why)."""
+def parsed_json(data: bytes | str, origin: str) -> tuple[Any, str | None]:
+    """(the parsed value, None), or (None, why) when ``data`` is not JSON (truncated, binary…)."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        document = json.loads(text)
+        return json.loads(text), None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, f"{origin}: not valid JSON ({exc})"
-    # The error jsonschema.validate would raise: the best match among all of them.
+
+
+def schema_problem(document: Any, schema_path: Path, origin: str) -> str | None:
+    """Why ``schema_path`` refuses the parsed ``document`` (jsonschema's best match), or None."""
     error = jsonschema.exceptions.best_match(_validator(schema_path).iter_errors(document))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top)"
-        return None, f"{origin}: does not match {schema_path.name} at {where}: {error.message}"
-    return document, None
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "(top)"
+    return f"{origin}: does not match {schema_path.name} at {where}: {error.message}"
+
+
+def checked_document(data: bytes | str, schema_path: Path, origin: str) -> tuple[Any, str | None]:
+    """(the document, None) when ``data`` is JSON that ``schema_path`` accepts, else (None, why)."""
+    document, problem = parsed_json(data, origin)
+    if problem is None:
+        problem = schema_problem(document, schema_path, origin)
+    return (None, problem) if problem is not None else (document, None)

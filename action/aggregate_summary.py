@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Final
 
 from action.job_summary import (
     MAX_LABEL_CHARS,
-    MAX_MESSAGE_CHARS,
     OPEN_TABLE_ROWS,
     STATUS_ICON,
     Section,
@@ -32,6 +31,7 @@ from action.job_summary import (
     human_duration,
     lintian_cell,
     mermaid_text,
+    one_line,
     short_duration,
 )
 from contracts.vocabulary import ActionStatus, FailureCategory, JobStatus, LegProblem
@@ -76,12 +76,6 @@ _NO_LEG: Final = "(no leg)"
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word if count == 1 else word + 's'}"
-
-
-def _short(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """One line of at most ``limit`` characters (not escaped)."""
-    plain = " ".join(text.split())
-    return plain if len(plain) <= limit else plain[: limit - 1].rstrip() + "…"
 
 
 def _name(leg: str) -> str:
@@ -187,20 +181,20 @@ def _problems_section(aggregate: Aggregate) -> str | None:
         lines.append("")
         items = [
             f"- {_PROBLEM_ICON.get(p.kind, '❔')} **{p.kind}** · {_name(p.leg)}:"
-            f" {escape_text(_short(_about(p.leg, p.message)))}"
+            f" {escape_text(one_line(_about(p.leg, p.message)))}"
             for p in aggregate.problems
         ]
         lines += _capped(items, "problems")
     if without:
         lines += ["", "Legs whose figures are not in the combined telemetry:", ""]
         items = [
-            f"- {_name(leg.name)}: {escape_text(_short(_about(leg.name, leg.metrics_problem)))}"
+            f"- {_name(leg.name)}: {escape_text(one_line(_about(leg.name, leg.metrics_problem)))}"
             for leg in without
         ]
         lines += _capped(items, "legs without figures")
     if aggregate.notes:
         lines += ["", "Notes (harmless):", ""]
-        lines += _capped([f"- {escape_text(_short(note))}" for note in aggregate.notes], "notes")
+        lines += _capped([f"- {escape_text(one_line(note))}" for note in aggregate.notes], "notes")
     return "\n".join(lines)
 
 
@@ -215,7 +209,7 @@ def _cell(cell: GridCell) -> str:
         extras += [lint] if lint else []
         return " · ".join([f"✅ {escape_cell(cell.leg)}", *extras])
     if cell.status == JobStatus.FAILURE:
-        reason = _short(cell.reason, MAX_CELL_REASON) if cell.reason else "failed"
+        reason = one_line(cell.reason, MAX_CELL_REASON) if cell.reason else "failed"
         return f"❌ {escape_cell(cell.leg)}: {escape_cell(reason)}"
     return f"❔ {LegProblem.MISSING}" if cell.asked else "—"
 
@@ -243,7 +237,7 @@ def _grid_section(aggregate: Aggregate) -> str | None:
     if aggregate.skipped:
         lines += ["", "Skipped architectures:", ""]
         items = [
-            f"- {_name(leg)} · **{escape_cell(arch)}**: {escape_text(_short(reason))}"
+            f"- {_name(leg)} · **{escape_cell(arch)}**: {escape_text(one_line(reason))}"
             for leg, arch, reason in aggregate.skipped
         ]
         lines += _capped(items, "skipped architectures")
@@ -266,7 +260,7 @@ def _runner_cell(runner: RunnerFacts | None) -> str:
         parts.append(f"{runner.memory_total_mb / 1024:.1f} GiB")
     who = runner.name or runner.hostname
     if who:
-        parts.append(code_span(_short(who, MAX_LABEL_CHARS)))
+        parts.append(code_span(one_line(who, MAX_LABEL_CHARS)))
     return ", ".join(parts) or "—"
 
 
@@ -417,7 +411,7 @@ def _regression_section(aggregate: Aggregate) -> str | None:
     if not any(leg.metrics is not None or leg.telemetry is not None for leg in usable):
         return None
     items = [
-        f"- {_name(leg.name)}: {escape_text(_short(message))}"
+        f"- {_name(leg.name)}: {escape_text(one_line(message))}"
         for leg in usable
         for message in leg.regressions
     ]
@@ -434,13 +428,13 @@ def _failures_section(aggregate: Aggregate) -> str | None:
     items = [
         f"- {_name(f.leg)} · **{escape_cell(f.arch)}/{escape_cell(f.suite or '-')}**"
         f" ({escape_cell(f.failure_category or FailureCategory.UNKNOWN)}):"
-        f" {escape_text(_short(f.reason) or 'no reason was reported')}"
+        f" {escape_text(one_line(f.reason) or 'no reason was reported')}"
         for f in aggregate.failed
     ]
     # A leg that stopped before any job has no failed job, only its error.
     items += [
         f"- {_name(leg.name)} ({escape_cell(leg.error_category or FailureCategory.UNKNOWN)}):"
-        f" {escape_text(_short(leg.error))}"
+        f" {escape_text(one_line(leg.error))}"
         for leg in aggregate.legs
         if leg.usable and leg.error and not leg.failed
     ]

@@ -134,13 +134,16 @@ _MERMAID_LEADING: Final = re.compile(
 )
 
 
-def mermaid_text(text: str, limit: int = MAX_LABEL_CHARS) -> str:
-    """``text`` as Mermaid label text that renders as written: one line, at most ``limit`` characters."""
+def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` on one line (blanks and control characters collapsed), at most ``limit`` characters."""
     visible = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
     plain = " ".join(visible.split())
-    if len(plain) > limit:
-        plain = plain[: limit - 1].rstrip() + "…"
-    plain = plain or "(unnamed)"
+    return plain if len(plain) <= limit else plain[: limit - 1].rstrip() + "…"
+
+
+def mermaid_text(text: str, limit: int = MAX_LABEL_CHARS) -> str:
+    """``text`` as Mermaid label text that renders as written: one line, at most ``limit`` characters."""
+    plain = one_line(text, limit) or "(unnamed)"
     if _MERMAID_LEADING.match(plain):
         plain = f"#{ord(plain[0])};" + _MERMAID_SYNTAX.sub(_entity, plain[1:])
         return plain
@@ -620,9 +623,7 @@ def _stage_table(outcome: ActionOutcome, stages: Sequence[_Stage]) -> list[str]:
     rows = ["| | stage | start | duration | peak memory | CPU | message |", "|---|---|---|---|---|---|---|"]
     for stage in stages:
         r = stage.record
-        message = " ".join(r.message.split())
-        if len(message) > MAX_MESSAGE_CHARS:
-            message = message[: MAX_MESSAGE_CHARS - 1] + "…"
+        message = one_line(r.message)
         rows.append(
             f"| {_stage_icon(r.status, cancelled)} | {escape_cell(r.name) or '(unnamed)'}"
             f" | {stage.start:.1f} s"

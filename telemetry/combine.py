@@ -50,10 +50,6 @@ def _listed(values: Iterable[str]) -> str:
     return text
 
 
-def _round(value: float, digits: int) -> float:
-    return round(value, digits)
-
-
 def _sums(sections: Sequence[object], *names: str) -> dict[str, int]:
     """The named counters of the legs' sections, each summed."""
     return {name: sum(getattr(section, name) for section in sections) for name in names}
@@ -69,7 +65,7 @@ def _session(legs: Sequence[LegMetrics]) -> BuildSession:
         start_time=iso_time(start),
         end_time=iso_time(end),
         duration_seconds=int(wall + 0.5),
-        duration_seconds_exact=_round(wall, 3),
+        duration_seconds_exact=round(wall, 3),
         start_timestamp=start,
         end_timestamp=end,
         hostname=_listed(s.hostname for s in sessions),
@@ -132,11 +128,11 @@ def _cpu(legs: Sequence[LegMetrics], wall: float) -> CpuResult:
     system = sum(c.system_seconds for c in cpus)
     return replace(
         cpus[0],
-        user_seconds=_round(user, 3),
-        system_seconds=_round(system, 3),
-        average_percent=_round(100.0 * (user + system) / wall, 1) if wall > 0 else 0.0,
+        user_seconds=round(user, 3),
+        system_seconds=round(system, 3),
+        average_percent=round(100.0 * (user + system) / wall, 1) if wall > 0 else 0.0,
         peak_percent=max(c.peak_percent for c in cpus),
-        system_average_percent=_round(sum(c.system_average_percent for c in cpus) / len(cpus), 1),
+        system_average_percent=round(sum(c.system_average_percent for c in cpus) / len(cpus), 1),
         samples=(),
     )
 

@@ -17,12 +17,12 @@ from action.inputs import ActionInputs
 from action.join import Aggregate, join
 from action.legs import read_legs
 from action.outcome import (
-    EXIT_REGRESSION,
     ActionOutcome,
     BuildMode,
     FailureInfo,
     TelemetryFigures,
     relative_to_workspace,
+    success_exit_code,
 )
 from contracts.fileio import atomic_write_bytes
 from contracts.vocabulary import PROMETHEUS_FILE, ActionStatus, FailureCategory, LegProblem
@@ -95,9 +95,9 @@ def run_aggregate(inputs: ActionInputs, *, started: float) -> ActionOutcome:
     )
     telemetry = _combined_figures(aggregate, inputs) if inputs.telemetry_enabled else None
     status = aggregate.status
-    exit_code = 0 if status == ActionStatus.SUCCESS else 1
-    if exit_code == 0 and inputs.fail_on_regression and telemetry is not None and telemetry.regressions:
-        exit_code = EXIT_REGRESSION
+    exit_code = (
+        success_exit_code(telemetry, inputs.fail_on_regression) if status == ActionStatus.SUCCESS else 1
+    )
     wall = (
         aggregate.end_timestamp - aggregate.start_timestamp
         if aggregate.start_timestamp is not None and aggregate.end_timestamp is not None

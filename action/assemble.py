@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Final
 from action.inputs import ActionInputs, InputError
 from action.outcome import (
     EXIT_CONFIGURATION,
-    EXIT_REGRESSION,
     ActionOutcome,
     BuildMode,
     DebSnapshot,
@@ -26,6 +25,7 @@ from action.outcome import (
     new_debs,
     produced_packages,
     snapshot_debs,
+    success_exit_code,
 )
 from contracts.builder_result import BuilderResult, EarlyFailure
 from contracts.vocabulary import ActionStatus, FailureCategory
@@ -181,8 +181,7 @@ def _exit_code(
     if status == ActionStatus.CANCELLED:
         return cancel_exit_code(end.cancel_signal or end.signal)
     if status == ActionStatus.SUCCESS:
-        regression = telemetry is not None and telemetry.regression_detected
-        return EXIT_REGRESSION if regression and fail_on_regression else 0
+        return success_exit_code(telemetry, fail_on_regression)
     if failure is not None and failure.category == CONFIGURATION and end.exit_code in (None, 2):
         return EXIT_CONFIGURATION
     return end.exit_code if end.exit_code not in (None, 0) else 1

@@ -235,6 +235,12 @@ def _deb_name_parts(name: str) -> tuple[str, str]:
     return "", ""
 
 
+def success_exit_code(telemetry: TelemetryFigures | None, fail_on_regression: bool) -> int:
+    """A successful run's exit status: 0, or EXIT_REGRESSION when a regression must fail the step."""
+    regression = telemetry is not None and telemetry.regression_detected
+    return EXIT_REGRESSION if regression and fail_on_regression else 0
+
+
 def cancel_exit_code(signum: int | None) -> int:
     """128 + the cancelling signal; SIGKILL is only ever our own escalation, so it counts as SIGTERM."""
     if not signum or signum == signal.SIGKILL:
